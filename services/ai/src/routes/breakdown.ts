@@ -1,0 +1,118 @@
+import { BreakdownGenerateRequest, BreakdownGenerateResponse } from '@offload/contracts';
+import { requireUser, type TokenVerifier } from '@offload/platform/auth';
+import { AppError } from '@offload/platform/errors';
+import { errorResponse, type App } from '@offload/platform/http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CONSENT_HEADER, hasCloudConsent } from '../domain/consent.js';
+import type { AiProvider } from '../domain/provider.js';
+import { generateBreakdown, type GenerateBreakdownDeps } from '../use-cases/generate-breakdown.js';
+import { reserveAiQuota, type QuotaHold, type ReserveAiQuotaDeps } from '../use-cases/reserve-ai-quota.js';
+
+export interface BreakdownRoutesDeps extends Omit<GenerateBreakdownDeps, 'provider'>, ReserveAiQuotaDeps {
+  verifier: TokenVerifier;
+  /** Absent when no provider key is configured: the route then answers 503 `provider_unavailable`. */
+  provider: AiProvider | undefined;
+}
+
+/** The meter a breakdown counts against (DESIGN 8: the monthly quota of AI actions). */
+export const BREAKDOWN_FEATURE = 'ai_breakdown';
+
+const errors = {
+  401: errorResponse,
+  402: errorResponse,
+  403: errorResponse,
+  413: errorResponse,
+  422: errorResponse,
+  429: errorResponse,
+  502: errorResponse,
+  503: errorResponse,
+  504: errorResponse,
+};
+
+/** What one request carries from the quota step to the handler. */
+interface CallState {
+  hold: QuotaHold;
+  cancel: AbortController;
+}
+
+/**
+ * `POST /v1/ai/breakdown/generate` (DESIGN 7). The checks run in the order the issue fixes, mapped onto
+ * Fastify's lifecycle:
+ *   onRequest     1. token (401)  2. consent (403)  - and 503 `provider_unavailable` without a key, before
+ *                 anything is reserved
+ *   preParsing    3. quota: reserve 1 unit of `ai_breakdown` before the body is even read (429)
+ *   validation    4. body (422, strict: unknown fields rejected)
+ *   handler       5. inference limit (429)  6. size (413)  7. provider  8. charge (commit)
+ * A hold taken in step 3 is released by whoever ends the request without success: the use-case for steps
+ * 5-8, the `onSend` hook for a rejected body (before the error is written), and the response's `close`
+ * for a client that disconnects at any point. Releases are idempotent.
+ *
+ * Client disconnect is detected on the response: Node (since 16) emits the request's `close` as soon as
+ * its body is read, so "response closed before it finished" is the reliable signal.
+ */
+export function breakdownRoutes(deps: BreakdownRoutesDeps) {
+  return async (app: App) => {
+    const calls = new WeakMap<FastifyRequest, CallState>();
+
+    app.addHook('onRequest', requireUser(deps.verifier));
+    app.addHook('onRequest', async (request) => {
+      if (!hasCloudConsent(request.headers[CONSENT_HEADER])) {
+        throw new AppError('consent_required', `cloud AI needs the ${CONSENT_HEADER}: true header`);
+      }
+      if (!deps.provider) {
+        throw new AppError('provider_unavailable', 'no AI provider is configured');
+      }
+    });
+    app.addHook('preParsing', async (request, reply, payload) => {
+      const hold = await reserveAiQuota(deps, {
+        user: request.user,
+        feature: BREAKDOWN_FEATURE,
+        log: request.log,
+      });
+      const state: CallState = { hold, cancel: new AbortController() };
+      calls.set(request, state);
+      watchDisconnect(reply, state);
+      return payload;
+    });
+    app.addHook('onSend', async (request, reply, payload) => {
+      const state = calls.get(request);
+      if (state && reply.statusCode >= 400) await state.hold.release();
+      return payload;
+    });
+
+    app.post(
+      '/v1/ai/breakdown/generate',
+      {
+        schema: {
+          tags: ['ai'],
+          summary: 'Break a task into small steps (cloud AI, needs X-Offload-Cloud-Opt-In: true)',
+          security: [{ bearerAuth: [] }],
+          body: BreakdownGenerateRequest,
+          response: { 200: BreakdownGenerateResponse, ...errors },
+        },
+      },
+      async (request) => {
+        const state = calls.get(request)!;
+        return generateBreakdown(
+          { ...deps, provider: deps.provider! },
+          {
+            user: request.user,
+            ip: request.ip,
+            request: request.body,
+            hold: state.hold,
+            signal: state.cancel.signal,
+            log: request.log,
+          },
+        );
+      },
+    );
+  };
+}
+
+function watchDisconnect(reply: FastifyReply, state: CallState) {
+  reply.raw.once('close', () => {
+    if (reply.raw.writableFinished) return;
+    state.cancel.abort();
+    void state.hold.release();
+  });
+}

@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import type { TokenBundle } from '@offload/contracts';
+import { createTokenVerifier, natsJwksSource } from '@offload/platform/auth';
+import { createLogger } from '@offload/platform/logger';
+import { connectBus, type Bus } from '@offload/platform/nats';
+import { createTestInfra, type TestInfra } from '@offload/testing';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildIdentityApp } from '../src/app.js';
+import { loadIdentityConfig } from '../src/config.js';
+import { migrate } from '../src/db/migrate.js';
+import { createIdentityRuntime, type IdentityRuntime } from '../src/deps.js';
+
+let infra: TestInfra;
+let bus: Bus;
+const logger = createLogger({ service: 'identity', level: 'silent' });
+const open: IdentityRuntime[] = [];
+
+beforeAll(async () => {
+  infra = await createTestInfra();
+  await migrate(infra.databaseUrl);
+  bus = await connectBus({ url: infra.natsUrl, name: 'keys-test', prefix: infra.natsPrefix, logger });
+});
+
+afterAll(async () => {
+  for (const runtime of open) await runtime.close().catch(() => undefined);
+  await bus?.close();
+  await infra?.cleanup();
+});
+
+const config = (extra: Record<string, string> = {}) =>
+  loadIdentityConfig({
+    DATABASE_URL: infra.databaseUrl,
+    NATS_URL: infra.natsUrl,
+    NATS_SUBJECT_PREFIX: infra.natsPrefix,
+    SESSION_RATE_LIMIT_PER_IP: '100000',
+    ...extra,
+  });
+
+async function startRuntime(extra: Record<string, string> = {}) {
+  const runtime = await createIdentityRuntime(config(extra), { logger });
+  open.push(runtime);
+  return runtime;
+}
+
+async function stopRuntime(runtime: IdentityRuntime) {
+  open.splice(open.indexOf(runtime), 1);
+  await runtime.close();
+}
+
+function keyRows(runtime: IdentityRuntime) {
+  return runtime.database.sql<{ kid: string; active: boolean }[]>`
+    select kid, (activated_at is not null and retired_at is null) as active from identity.signing_keys`;
+}
+
+async function anonymousSession(runtime: IdentityRuntime): Promise<TokenBundle> {
+  const app = await buildIdentityApp(runtime);
+  try {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/sessions/anonymous',
+      payload: { install_id: randomUUID(), app_version: '1.0.0', platform: 'web' },
+    });
+    expect(res.statusCode).toBe(201);
+    return res.json();
+  } finally {
+    await app.close();
+  }
+}
+
+describe('signing keys persisted in the identity schema', () => {
+  it('ends with exactly one active key when two runtimes start at once on a fresh database', async () => {
+    const [a, b] = await Promise.all([startRuntime(), startRuntime()]);
+    expect(a!.keyRing.active.kid).toBe(b!.keyRing.active.kid);
+    const rows = await keyRows(a!);
+    expect(rows).toEqual([{ kid: a!.keyRing.active.kid, active: true }]);
+    // A token from one replica verifies against the other's keys.
+    const bundle = await anonymousSession(a!);
+    const verifier = createTokenVerifier({ source: () => b!.keyRing.jwks() });
+    await expect(verifier.verify(bundle.session_token)).resolves.toMatchObject({ userId: bundle.user_id });
+    await stopRuntime(a!);
+    await stopRuntime(b!);
+  });
+
+  it('still verifies tokens issued before a restart, and keeps signing with the same key', async () => {
+    const before = await startRuntime();
+    const old = await anonymousSession(before);
+    await stopRuntime(before);
+
+    const after = await startRuntime();
+    expect(after.keyRing.active.kid).toBe(decodeProtectedHeader(old.session_token).kid);
+    // Over NATS, as other services see it, and through the restarted service's own routes.
+    const verifier = createTokenVerifier({ source: natsJwksSource(bus) });
+    await expect(verifier.verify(old.session_token)).resolves.toMatchObject({ userId: old.user_id });
+    const app = await buildIdentityApp(after);
+    const me = await app.inject({
+      method: 'GET',
+      url: '/v1/users/me',
+      headers: { authorization: `Bearer ${old.session_token}` },
+    });
+    await app.close();
+    expect(me.statusCode).toBe(200);
+    expect(me.json().id).toBe(old.user_id);
+    const fresh = await anonymousSession(after);
+    expect(decodeProtectedHeader(fresh.session_token).kid).toBe(after.keyRing.active.kid);
+    expect(await keyRows(after)).toHaveLength(1);
+    await stopRuntime(after);
+  });
+
+  it('issues tokens for ACCESS_TOKEN_TTL_SECONDS', async () => {
+    const runtime = await startRuntime({ ACCESS_TOKEN_TTL_SECONDS: '120' });
+    const bundle = await anonymousSession(runtime);
+    const claims = decodeJwt(bundle.session_token);
+    expect(claims.exp! - claims.iat!).toBe(120);
+    await stopRuntime(runtime);
+  });
+});

@@ -1,0 +1,8 @@
+import { fileURLToPath } from 'node:url';
+import { migrateSchema } from '@offload/platform/db';
+
+export const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
+
+export function migrate(databaseUrl: string): Promise<void> {
+  return migrateSchema({ url: databaseUrl, schema: 'tasks', migrationsFolder });
+}
