@@ -220,13 +220,20 @@ function postmasterPid(databaseDir: string): number | undefined {
   }
 }
 
-async function distinctFreePorts(infra: typeof LocalInfra, count: number, avoid: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) {
-    const port = await infra.freePort();
-    if (port !== avoid) ports.add(port);
+/** The port a child reports once it listens; rejects at the deadline or when it exits first. */
+async function listeningPort(child: ManagedChild, deadline: number): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new LauncherError(`${child.name} did not listen within ${READY_TIMEOUT_MS / 1000} s`)),
+      Math.max(0, deadline - Date.now()),
+    );
+  });
+  try {
+    return await Promise.race([child.listening, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
-  return [...ports];
 }
 
 function spawnService(name: string, childEnv: NodeJS.ProcessEnv): ManagedChild {
@@ -301,10 +308,6 @@ async function main(): Promise<void> {
   say(`migrated ${BACKEND_SERVICES.length} schemas in ${Date.now() - migrationStart} ms`);
   await checkpoint();
 
-  const servicePorts = await distinctFreePorts(infra, BACKEND_SERVICES.length + 1, settings.gatewayPort);
-  const gatewayPort = settings.gatewayPort || servicePorts.pop()!;
-  await checkpoint();
-
   // Everything the user gave npm start reaches every service (provider keys, limits, LOG_LEVEL ...);
   // what the launcher decides (ports, where Postgres and NATS are) wins.
   const shared: NodeJS.ProcessEnv = {
@@ -313,24 +316,30 @@ async function main(): Promise<void> {
     NATS_URL: natsUrl,
     HOST: settings.bindHost,
   };
-  const urls = {} as Record<BackendService, string>;
-  BACKEND_SERVICES.forEach((service, i) => {
-    const port = servicePorts[i]!;
-    urls[service] = `http://${settings.host}:${port}`;
-    const child = spawnService(service, { ...shared, PORT: String(port), OTEL_SERVICE_NAME: service });
-    say(`started ${service} (pid ${child.pid}) on ${urls[service]}`);
-  });
+  // Each service binds port 0 and reports the port it got: a port picked in advance could be taken by
+  // anyone (an outgoing connection's ephemeral port included) before the service binds it.
   const deadline = Date.now() + READY_TIMEOUT_MS;
+  const urls = Object.fromEntries(
+    await Promise.all(
+      BACKEND_SERVICES.map(async (service) => {
+        const child = spawnService(service, { ...shared, PORT: '0', OTEL_SERVICE_NAME: service });
+        say(`started ${service} (pid ${child.pid})`);
+        const url = `http://${settings.host}:${await listeningPort(child, deadline)}`;
+        say(`${service} listening on ${url}`);
+        return [service, url] as const;
+      }),
+    ),
+  ) as Record<BackendService, string>;
   await Promise.all(BACKEND_SERVICES.map((service) => waitReady(service, urls[service], deadline)));
   await checkpoint();
 
-  const gatewayUrl = `http://${settings.host}:${gatewayPort}`;
   const gateway = spawnService(GATEWAY, {
     ...shared,
-    GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_PORT: String(settings.gatewayPort),
     OTEL_SERVICE_NAME: GATEWAY,
     ...Object.fromEntries(BACKEND_SERVICES.map((service) => [urlVariableOf(service), urls[service]])),
   });
+  const gatewayUrl = `http://${settings.host}:${await listeningPort(gateway, deadline)}`;
   say(`started ${GATEWAY} (pid ${gateway.pid}) on ${gatewayUrl}`);
   await waitReady(GATEWAY, gatewayUrl, deadline);
   await checkpoint();

@@ -19,6 +19,8 @@ export interface ManagedChild {
   stop(graceMs: number): Promise<ExitStatus & { forced: boolean }>;
   /** SIGKILL to its process group now. */
   kill(): void;
+  /** The port the child reports it bound (see `serve` in @offload/platform/service); rejects if it exits first. */
+  listening: Promise<number>;
 }
 
 /**
@@ -38,7 +40,8 @@ export function startChild(options: {
   const proc = spawn(options.command, options.args, {
     cwd: options.cwd,
     env: options.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // The IPC channel carries one message: the port the child bound (it is started on port 0).
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     detached: true,
   });
   if (proc.pid === undefined) {
@@ -55,6 +58,14 @@ export function startChild(options: {
     proc.once('exit', (code, signal) => resolve({ code, signal }));
     proc.once('error', () => resolve({ code: null, signal: null }));
   });
+  const listening = new Promise<number>((resolve, reject) => {
+    proc.on('message', (message: unknown) => {
+      const { type, port } = (message ?? {}) as { type?: unknown; port?: unknown };
+      if (type === 'offload:listening' && typeof port === 'number') resolve(port);
+    });
+    void exited.then(() => reject(new Error(`${options.name} exited before it listened`)));
+  });
+  listening.catch(() => undefined);
   // Output first (a crash's last lines explain it), but never wait long for a pipe a grandchild holds.
   const closed = exited.then((status) =>
     Promise.race([drained, new Promise((r) => setTimeout(r, 2_000).unref())]).then(() => status),
@@ -103,6 +114,7 @@ export function startChild(options: {
       child.stopping = true;
       if (running) signalGroup('SIGKILL');
     },
+    listening,
   };
   void closed.then((status) => {
     if (!child.stopping) options.onUnexpectedExit(child, status);
