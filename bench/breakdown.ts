@@ -47,6 +47,7 @@ const EXPLORING = [
   'BENCH_TARGETS',
   'BENCH_TELEMETRY',
   'BENCH_GATEWAY_ENV',
+  'BENCH_NODE_ARGS',
 ].some((k) => process.env[k]);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '1,50,500').split(',').map(Number);
@@ -125,7 +126,9 @@ function startNode(name: string, args: string[], env: Record<string, string>, st
 
 function startService(name: string, entry: string, env: Record<string, string>): Child {
   const imports = ['tsx', ...(TELEMETRY ? ['@offload/platform/telemetry/register'] : [])];
-  return startNode(name, [...imports.flatMap((i) => ['--import', i]), entry], {
+  // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") reaches every service, for profiling.
+  const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  return startNode(name, [...extra, ...imports.flatMap((i) => ['--import', i]), entry], {
     ...env,
     OTEL_SERVICE_NAME: name,
     ...(TELEMETRY ? {} : { OTEL_SDK_DISABLED: 'true' }),
@@ -605,6 +608,9 @@ export async function runBreakdownBench(): Promise<void> {
       IDENTITY_URL: url(ports.identity),
       AI_URL: url(ports.ai),
       USAGE_URL: url(ports.usage),
+      // The limiter still counts every call (its cost is measured); only the budgets are out of reach.
+      RATE_LIMIT_PER_USER: '1000000',
+      RATE_LIMIT_AI_PER_USER: '1000000',
       ...gatewayExtra,
     });
     children.push(gateway);
@@ -696,7 +702,7 @@ export async function runBreakdownBench(): Promise<void> {
       'Quotas (`FREE_MONTHLY_AI_ACTIONS=1000000`) and the ai inference limits',
       '(`AI_INFERENCE_LIMIT_PER_INSTALL=100000`, `AI_INFERENCE_LIMIT_PER_IP=1000000`,',
       '`AI_INFERENCE_WINDOW_MS=1000`) are raised so no call is refused.',
-      `${Object.keys(gatewayExtra).length ? `Gateway env: \`${JSON.stringify(gatewayExtra)}\`.` : 'The gateway runs with its defaults.'}`,
+      `${Object.keys(gatewayExtra).length ? `Gateway env: \`${JSON.stringify(gatewayExtra)}\`.` : 'The gateway runs with its defaults, its per-user budgets raised out of reach (every call is still counted).'}`,
       'The load generator, Postgres, NATS, the provider and every service share the same cores.',
       '',
       `Charging check after the run: autocannon counted ${breakdownsAnswered} answered breakdowns (warm-ups`,

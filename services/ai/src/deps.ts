@@ -4,7 +4,12 @@ import type { Database } from '@offload/platform/db';
 import { startUserPurgeConsumer } from '@offload/platform/erasure';
 import type { Logger } from '@offload/platform/logger';
 import type { Bus, RunningConsumer } from '@offload/platform/nats';
-import { createServiceRuntime, type ServiceRuntime } from '@offload/platform/runtime';
+import {
+  createBackgroundTasks,
+  createServiceRuntime,
+  type BackgroundTasks,
+  type ServiceRuntime,
+} from '@offload/platform/runtime';
 import { natsUsageClient, type UsageClient } from './clients/usage-client.js';
 import type { AiConfig } from './config.js';
 import { inbox, outbox, schema, type AiSchema } from './db/schema.js';
@@ -30,6 +35,7 @@ export interface AiDeps {
   maxInputChars: number;
   reservationTtlMs: number;
   now: () => number;
+  background: BackgroundTasks;
 }
 
 export interface AiRuntime extends AiDeps, ServiceRuntime<AiSchema> {
@@ -69,7 +75,9 @@ export async function createAiRuntime(
       logger,
     }),
   ];
-  runtime.stopOnClose(...consumers);
+  const background = createBackgroundTasks();
+  // Stopped on close before the relay and Postgres: pending records are written first.
+  runtime.stopOnClose(...consumers, background);
   const provider = config.OPENAI_API_KEY
     ? createOpenAiProvider({
         apiKey: config.OPENAI_API_KEY,
@@ -98,6 +106,7 @@ export async function createAiRuntime(
       RETRY_POLICY.maxTotalDelayMs,
     ),
     now: Date.now,
+    background,
     consumers,
   };
 }

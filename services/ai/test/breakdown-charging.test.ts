@@ -48,8 +48,12 @@ const rpcCalls = (who: Caller, rpc: 'reserve' | 'commit' | 'release') =>
     return usage.holds.get(opId)?.userId === who.userId;
   }).length;
 
-/** The `ai.request.completed` events in the outbox for a user, oldest first. */
+/**
+ * The `ai.request.completed` events in the outbox for a user, oldest first, once every record of the
+ * calls so far is written (they are written after the answer goes out).
+ */
 async function eventsOf(who: Caller) {
+  await t.runtime.background.stop();
   const rows = await t.runtime.database.sql<{ payload: { data: Record<string, unknown> } }[]>`
     select payload from ai.outbox where type = 'ai.request.completed'
       and payload->>'subject' = ${who.userId} order by created_at`;

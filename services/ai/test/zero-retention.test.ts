@@ -145,6 +145,7 @@ describe('zero retention of prompts and answers', () => {
   });
 
   it('appear in no outbox row and no event on the broker', async () => {
+    await t.runtime.background.stop(); // the records are written after the answers
     const rows = await t.runtime.database.sql<{ type: string }[]>`select * from ai.outbox`;
     expect(rows.filter((r) => r.type === 'ai.request.completed')).toHaveLength(3);
     expect(leaks(JSON.stringify(rows))).toEqual([]);

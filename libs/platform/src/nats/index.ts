@@ -51,6 +51,9 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     pingInterval: 10_000,
+    // Otherwise every request captures a stack trace up front (for a timeout's error), which costs more
+    // than the request itself; our callers map timeouts to their own errors anyway.
+    noAsyncTraces: true,
   });
   void (async () => {
     for await (const status of nc.status()) {

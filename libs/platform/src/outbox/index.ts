@@ -1,6 +1,15 @@
 import { eventSchemas, type DomainEvent } from '@offload/contracts';
 import { sql } from 'drizzle-orm';
-import { index, jsonb, primaryKey, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
+import {
+  getTableConfig,
+  index,
+  jsonb,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+  type PgSchema,
+} from 'drizzle-orm/pg-core';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { Sql } from 'postgres';
 import type { z } from 'zod';
@@ -47,19 +56,27 @@ type OutboxTable = ReturnType<typeof outboxTable>;
 type InboxTable = ReturnType<typeof inboxTable>;
 
 /**
+ * The channel that wakes one schema's relays. One per schema: a shared channel would wake every service's
+ * relay for every event, each running a transaction to find nothing.
+ */
+export function outboxChannel(schema: string): string {
+  return `offload_outbox_${schema}`;
+}
+
+/**
  * Appends events to the outbox inside the caller's transaction, with the active trace context, and
- * wakes the relay (the notification is delivered only if the transaction commits).
+ * wakes the relay (the notification is delivered only if the transaction commits). The insert and the
+ * notification go to Postgres in one write (pipelined), not one round trip each.
  */
 export async function appendToOutbox(tx: AnyPgDb, table: OutboxTable, events: DomainEvent[]): Promise<void> {
   if (events.length === 0) return;
   const headers = currentTraceHeaders();
-  await tx.insert(table).values(
-    events.map((event) => {
-      (eventSchemas[event.type] as z.ZodType).parse(event);
-      return { id: event.id, type: event.type, payload: event, headers };
-    }),
-  );
-  await tx.execute(sql`select pg_notify('offload_outbox', '')`);
+  const rows = events.map((event) => {
+    (eventSchemas[event.type] as z.ZodType).parse(event);
+    return { id: event.id, type: event.type, payload: event, headers };
+  });
+  const channel = outboxChannel(getTableConfig(table).schema ?? 'public');
+  await Promise.all([tx.insert(table).values(rows), tx.execute(sql`select pg_notify(${channel}, '')`)]);
 }
 
 /**
@@ -188,7 +205,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   };
   backlog.addCallback(observeBacklog);
 
-  const listener = await db.listen('offload_outbox', () => void tick()).catch(() => undefined);
+  const listener = await db.listen(outboxChannel(options.schema), () => void tick()).catch(() => undefined);
   const timer = setInterval(() => void tick(), pollMs);
   const retention = options.retentionDays ?? 7;
   const cleaner = setInterval(

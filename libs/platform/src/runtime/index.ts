@@ -99,3 +99,29 @@ export async function createServiceRuntime<TSchema extends Record<string, unknow
     },
   };
 }
+
+/** Work that finishes after the response was sent, waited for on close so a graceful stop loses none. */
+export interface BackgroundTasks extends Stoppable {
+  /** Runs `task` now without the caller waiting; a failure goes to `onError`, never unhandled. */
+  run(task: () => Promise<unknown>, onError: (error: unknown) => void): void;
+  /** How many tasks are still running. */
+  pending(): number;
+  stop(): Promise<void>;
+}
+
+export function createBackgroundTasks(): BackgroundTasks {
+  const running = new Set<Promise<unknown>>();
+  return {
+    run(task, onError) {
+      const promise = Promise.resolve()
+        .then(task)
+        .catch(onError)
+        .finally(() => running.delete(promise));
+      running.add(promise);
+    },
+    pending: () => running.size,
+    async stop() {
+      while (running.size > 0) await Promise.allSettled([...running]);
+    },
+  };
+}

@@ -6,6 +6,7 @@ import type {
 } from '@offload/contracts';
 import type { AuthUser } from '@offload/platform/auth';
 import type { Database } from '@offload/platform/db';
+import type { BackgroundTasks } from '@offload/platform/runtime';
 import { AppError } from '@offload/platform/errors';
 import type { RequestLog } from './reserve-ai-quota.js';
 import { withSpan } from '@offload/platform/telemetry';
@@ -29,6 +30,8 @@ import type { QuotaHold } from './reserve-ai-quota.js';
 export interface GenerateBreakdownDeps {
   provider: AiProvider;
   database: Database<AiSchema>;
+  /** Where the call's record is written, after the answer went out (the client does not wait for it). */
+  background: BackgroundTasks;
   limiter: InferenceLimiter;
   retryPolicy: RetryPolicy;
   retryClock: RetryClock;
@@ -180,7 +183,9 @@ async function callProvider(
       ...(errorClass ? { error_class: errorClass } : {}),
     };
     input.log[outcome === 'succeeded' ? 'info' : 'warn'](summary, 'ai request completed');
-    await recordAiRequest(deps, {
+    // The record is metadata about a call whose charge usage already holds durably: it is written after
+    // the answer goes out, and a graceful stop waits for it (see ADR 0010).
+    const record = {
       user_id: input.user.userId,
       operation_id: input.hold.operationId,
       feature: 'breakdown',
@@ -192,8 +197,11 @@ async function callProvider(
       output_tokens: usage.output_tokens,
       latency_ms: latencyMs,
       charged,
-    }).catch((error: unknown) =>
-      input.log.error({ error: (error as { name?: string }).name }, 'ai.request.completed not recorded'),
+    } as const;
+    deps.background.run(
+      () => recordAiRequest(deps, record),
+      (error: unknown) =>
+        input.log.error({ error: (error as { name?: string }).name }, 'ai.request.completed not recorded'),
     );
   }
 }
