@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 
 /** True when something accepts TCP connections at host:port within the timeout. */
@@ -17,7 +18,45 @@ export function isListening(host: string, port: number, timeoutMs = 500): Promis
 }
 
 /** A port the OS says is free right now. */
-export function freePort(): Promise<number> {
+/**
+ * A port that is free now, for a server someone else will start (nats-server, Postgres). Picked at random
+ * below the kernel's ephemeral range when that leaves room: a port from the ephemeral range (what port 0
+ * gives) can be taken by any outgoing connection before the server binds it.
+ */
+export async function freePort(): Promise<number> {
+  const [low] = ephemeralRange();
+  if (low > 11_000) {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+      if (await canBind(port)) return port;
+    }
+  }
+  return bindAny();
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+  } catch {
+    // not Linux: fall through
+  }
+  return [0, 0];
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+function bindAny(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
