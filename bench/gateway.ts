@@ -40,9 +40,13 @@ const NGINX = '/usr/sbin/nginx';
 const WARMUP_S = 3;
 // Overrides for exploring (BENCH_DURATION=5 BENCH_CONNECTIONS=1000 BENCH_TARGETS=gateway,nginx); a run
 // with any of them set prints its figures but leaves bench/README.md alone.
-const EXPLORING = ['BENCH_DURATION', 'BENCH_CONNECTIONS', 'BENCH_TARGETS', 'BENCH_GATEWAY_ENV'].some(
-  (k) => process.env[k],
-);
+const EXPLORING = [
+  'BENCH_DURATION',
+  'BENCH_CONNECTIONS',
+  'BENCH_TARGETS',
+  'BENCH_GATEWAY_ENV',
+  'BENCH_NODE_ARGS',
+].some((k) => process.env[k]);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '100,1000').split(',').map(Number);
 const ONLY = process.env.BENCH_TARGETS?.split(',');
@@ -136,7 +140,9 @@ function startChild(name: string, command: string, args: string[], env: Record<s
 }
 
 function startNodeService(name: string, entry: string, env: Record<string, string>, imports: string[] = []) {
-  const args = ['--import', 'tsx', ...imports.flatMap((i) => ['--import', i]), entry];
+  // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") reaches every Node service, for profiling.
+  const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const args = [...extra, '--import', 'tsx', ...imports.flatMap((i) => ['--import', i]), entry];
   return startChild(name, process.execPath, args, env);
 }
 

@@ -45,6 +45,11 @@ export interface Telemetry {
 
 let started: Telemetry | undefined;
 
+/** Whether this process runs the OpenTelemetry SDK (started by `register` or a test). */
+export function telemetryStarted(): boolean {
+  return started !== undefined;
+}
+
 /**
  * Starts the OpenTelemetry SDK once per process. Only the instrumentations we use are loaded (undici for
  * outgoing HTTP, including the gateway's proxy; Fastify through the plugin the HTTP factory registers;

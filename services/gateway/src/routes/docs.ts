@@ -1,8 +1,9 @@
+import fastifyHelmet from '@fastify/helmet';
 import swaggerUi from '@fastify/swagger-ui';
 import type { App } from '@offload/platform/http';
 import type { FastifyRequest } from 'fastify';
 import type { OpenApiDocument } from '../domain/openapi.js';
-import { DOCS_CSP } from '../plugins/security-headers.js';
+import { API_HELMET, DOCS_CSP } from '../plugins/security-headers.js';
 
 export interface DocsRoutesDeps {
   getApiDocument: () => Promise<OpenApiDocument>;
@@ -25,6 +26,8 @@ export function docsRoutes(deps: DocsRoutesDeps) {
           helmet: { contentSecurityPolicy: DOCS_CSP },
         } as typeof route.config;
       });
+      // Registered in this scope only: its hooks run for the docs pages, not for every API request.
+      await docs.register(fastifyHelmet, { ...API_HELMET, global: false });
       const loaded = new WeakMap<FastifyRequest, OpenApiDocument>();
       await docs.register(swaggerUi, {
         routePrefix: '/docs',
