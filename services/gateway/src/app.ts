@@ -29,6 +29,7 @@ export async function buildGatewayApp(deps: GatewayDeps): Promise<App> {
   // Slow senders are cut off once the whole request is not in after this long; Node checks it for
   // requests still arriving only, so a streaming response or a WebSocket is never affected.
   app.server.requestTimeout = config.REQUEST_TIMEOUT_MS;
+  answerExpectContinueAfterChecks(app);
 
   await registerSecurityHeaders(app, config);
   await app.register(healthRoutes({ ...deps, service: 'gateway', version: SERVICE_VERSION }));
@@ -44,4 +45,23 @@ export async function buildGatewayApp(deps: GatewayDeps): Promise<App> {
   );
   await app.register(proxyRoutes(deps));
   return app;
+}
+
+/**
+ * `Expect: 100-continue`: Node would answer `100 Continue` as soon as the headers arrive, inviting the
+ * body before any check ran. The gateway answers it only when the body is about to be read (the first
+ * `preParsing` hook, after token, consent, rate limits and declared size); a refused request gets its
+ * final status and `Connection: close` instead, and the client never sends the body. The expectation is
+ * the gateway's to answer, so it is not forwarded (see domain/forwarding.ts).
+ */
+function answerExpectContinueAfterChecks(app: App): void {
+  app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
+  app.addHook('preParsing', async (request, reply, payload) => {
+    if (expectsContinue(request.headers.expect) && !reply.raw.headersSent) reply.raw.writeContinue();
+    return payload;
+  });
+}
+
+function expectsContinue(value: string | undefined): boolean {
+  return value !== undefined && value.trim().toLowerCase() === '100-continue';
 }

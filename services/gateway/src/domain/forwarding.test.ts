@@ -34,6 +34,7 @@ describe('isStrippedRequestHeader', () => {
       'trailer',
       'transfer-encoding',
       'Upgrade',
+      'Expect',
     ])
       expect(isStrippedRequestHeader(name), name).toBe(true);
   });

@@ -32,7 +32,13 @@ export const REVEALING_RESPONSE_HEADERS: ReadonlySet<string> = new Set(['server'
 
 export function isStrippedRequestHeader(name: string): boolean {
   const lower = name.toLowerCase();
-  return INTERNAL_HEADER.test(lower) || FORWARDING_HEADER.test(lower) || HOP_BY_HOP_HEADERS.has(lower);
+  return (
+    INTERNAL_HEADER.test(lower) ||
+    FORWARDING_HEADER.test(lower) ||
+    HOP_BY_HOP_HEADERS.has(lower) ||
+    // The gateway answers `Expect: 100-continue` itself (app.ts); the service gets the whole body.
+    lower === 'expect'
+  );
 }
 
 /** The header names a `Connection` header lists (`Connection: keep-alive, x-secret` -> both), lowercased. */
