@@ -1,6 +1,7 @@
 import { ErasureService } from '@offload/contracts';
 import { baseServiceEnv, env, loadConfig } from '@offload/platform/config';
 import { z } from 'zod';
+import { parseKeyEncryptionKey } from './security/private-key-sealer.js';
 
 /** Whole numbers within bounds, from an environment string. */
 const bounded = (fallback: number, min: number, max: number) =>
@@ -50,6 +51,24 @@ export const IdentityEnv = baseServiceEnv
     KEY_ACTIVATION_DELAY_SECONDS: bounded(600, 0, 7 * 86_400).describe(
       'seconds between publishing a rotated signing key and signing with it',
     ),
+    /**
+     * Seals the private signing keys at rest (AES-256-GCM, ADR 0011): 32 bytes as base64 or base64url,
+     * e.g. `openssl rand -base64 32`. Unset: they are stored plain (and identity warns at start). The value
+     * never appears in an error message.
+     */
+    SIGNING_KEY_ENCRYPTION_KEY: z
+      .string()
+      .optional()
+      .transform((value, ctx) => {
+        if (value === undefined || value.trim() === '') return undefined;
+        const key = parseKeyEncryptionKey(value);
+        if (!key) {
+          ctx.addIssue({ code: 'custom', message: 'must be 32 bytes as base64 or base64url' });
+          return z.NEVER;
+        }
+        return key;
+      })
+      .describe('32-byte key (base64) that encrypts the private signing keys at rest'),
     /** Session issuance limits (DESIGN 5): per client IP and per install id, per window. */
     SESSION_RATE_LIMIT_PER_IP: bounded(8, 1, 1_000_000),
     SESSION_RATE_LIMIT_PER_INSTALL_ID: bounded(4, 1, 1_000_000),

@@ -25,6 +25,7 @@ import { serveRevocationsRpc } from './rpc/revocations-responder.js';
 import { createAccessTokenIssuer, type AccessTokenIssuer } from './security/access-tokens.js';
 import { createGoogleIdTokenVerifier, type GoogleIdTokenVerifier } from './security/google-id-tokens.js';
 import { createSessionRateLimiter, type SessionRateLimiter } from './security/session-rate-limiter.js';
+import { createPrivateKeySealer, type PrivateKeySealer } from './security/private-key-sealer.js';
 import { loadSigningKeyRing, type SigningKeyRing } from './security/signing-keys.js';
 import { runMaintenance } from './use-cases/run-maintenance.js';
 
@@ -34,6 +35,8 @@ export interface IdentityDeps {
   database: Database<IdentitySchema>;
   bus: Bus;
   keyRing: SigningKeyRing;
+  /** Seals and opens the private signing keys (with SIGNING_KEY_ENCRYPTION_KEY) for the key ring and rotation. */
+  sealer: PrivateKeySealer;
   accessTokens: AccessTokenIssuer;
   /** Revoked sessions, fed by `identity.session.revoked` (and at once by identity's own revocations). */
   revocations: RevocationList;
@@ -67,9 +70,18 @@ export async function createIdentityRuntime(
   const logger = overrides.logger ?? createLogger({ service: 'identity', level: config.LOG_LEVEL });
   const database = createDatabase({ url: config.DATABASE_URL, schema: 'identity' }, schema);
   const signingKeyRepository = createSigningKeyRepository(database);
+  const sealer = createPrivateKeySealer(config.SIGNING_KEY_ENCRYPTION_KEY);
+  if (!sealer.encrypts) {
+    logger.warn('SIGNING_KEY_ENCRYPTION_KEY is not set: the private signing keys are stored unencrypted');
+  }
   const keyRing = await loadSigningKeyRing({
     signingKeyRepository,
+    sealer,
     retiredKeyGraceSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+  }).catch(async (error: unknown) => {
+    // A key that cannot be opened stops the start: nothing may stay connected behind it.
+    await database.close();
+    throw error;
   });
   const bus = await connectBus({
     url: config.NATS_URL,
@@ -128,6 +140,7 @@ export async function createIdentityRuntime(
     database,
     bus,
     keyRing,
+    sealer,
     accessTokens: createAccessTokenIssuer({ keyRing, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS }),
     revocations,
     verifier: createTokenVerifier({ source: () => keyRing.jwks(), revocations }),

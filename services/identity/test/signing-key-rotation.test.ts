@@ -48,7 +48,7 @@ describe('signing-key rotation', () => {
     const before = await issue();
     const oldKid = kidOf(before)!;
     const rotation = await rotateSigningKey(
-      { signingKeyRepository: identity.runtime.signingKeyRepository },
+      { signingKeyRepository: identity.runtime.signingKeyRepository, sealer: identity.runtime.sealer },
       { activationDelaySeconds: 600 },
     );
     expect(rotation.retiring).toEqual([{ kid: oldKid, retiresAt: rotation.activatesAt }]);

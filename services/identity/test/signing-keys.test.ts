@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { TokenBundle } from '@offload/contracts';
 import { createTokenVerifier, natsJwksSource } from '@offload/platform/auth';
 import { createLogger } from '@offload/platform/logger';
@@ -10,6 +10,7 @@ import { buildIdentityApp } from '../src/app.js';
 import { loadIdentityConfig } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { createIdentityRuntime, type IdentityRuntime } from '../src/deps.js';
+import { rotateSigningKey } from '../src/use-cases/rotate-signing-key.js';
 
 let infra: TestInfra;
 let bus: Bus;
@@ -113,5 +114,72 @@ describe('signing keys persisted in the identity schema', () => {
     const claims = decodeJwt(bundle.session_token);
     expect(claims.exp! - claims.iat!).toBe(120);
     await stopRuntime(runtime);
+  });
+});
+
+describe('private signing keys encrypted at rest (SIGNING_KEY_ENCRYPTION_KEY)', () => {
+  const kek = randomBytes(32).toString('base64');
+
+  function storedPrivateKeys(runtime: IdentityRuntime) {
+    return runtime.database.sql<{ kid: string; private_jwk: Record<string, unknown> }[]>`
+      select kid, private_jwk from identity.signing_keys`;
+  }
+
+  it('seals the keys stored plain before, keeps signing with the same key, and stores no private member', async () => {
+    // The previous tests left a key stored plain: turning encryption on seals it in place.
+    const plainBefore = await startRuntime();
+    const old = await anonymousSession(plainBefore);
+    const plainRows = await storedPrivateKeys(plainBefore);
+    expect(plainRows.every((r) => typeof r.private_jwk.d === 'string')).toBe(true);
+    const privateMembers = plainRows.map((r) => r.private_jwk.d as string);
+    await stopRuntime(plainBefore);
+
+    const sealed = await startRuntime({ SIGNING_KEY_ENCRYPTION_KEY: kek });
+    const rows = await storedPrivateKeys(sealed);
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      expect(Object.keys(row.private_jwk).sort()).toEqual(['data', 'iv', 'sealed']);
+      for (const d of privateMembers) expect(JSON.stringify(row.private_jwk)).not.toContain(d);
+    }
+    // The same key signs, and tokens issued before still verify.
+    expect(sealed.keyRing.active.kid).toBe(decodeProtectedHeader(old.session_token).kid);
+    const verifier = createTokenVerifier({ source: () => sealed.keyRing.jwks() });
+    await expect(verifier.verify(old.session_token)).resolves.toMatchObject({ userId: old.user_id });
+    const fresh = await anonymousSession(sealed);
+    await expect(verifier.verify(fresh.session_token)).resolves.toMatchObject({ userId: fresh.user_id });
+
+    // A rotated key is sealed from the start.
+    const rotation = await rotateSigningKey(
+      { signingKeyRepository: sealed.signingKeyRepository, sealer: sealed.sealer },
+      { activationDelaySeconds: 0 },
+    );
+    const rotated = (await storedPrivateKeys(sealed)).find((r) => r.kid === rotation.kid)!;
+    expect(rotated.private_jwk.sealed).toBe('A256GCM.v1');
+    await sealed.keyRing.reload();
+    expect(sealed.keyRing.active.kid).toBe(rotation.kid);
+    await stopRuntime(sealed);
+  });
+
+  it('refuses to start with another key, or with none, once the keys are sealed', async () => {
+    await expect(
+      startRuntime({ SIGNING_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') }),
+    ).rejects.toThrow(/SIGNING_KEY_ENCRYPTION_KEY does not open signing key/);
+    await expect(startRuntime()).rejects.toThrow(
+      /stored encrypted, and SIGNING_KEY_ENCRYPTION_KEY is not set/,
+    );
+    // The right key still works.
+    const runtime = await startRuntime({ SIGNING_KEY_ENCRYPTION_KEY: kek });
+    await anonymousSession(runtime);
+    await stopRuntime(runtime);
+  });
+
+  it('rejects a key of the wrong size at start, without printing it', () => {
+    const short = randomBytes(16).toString('base64');
+    expect(() => config({ SIGNING_KEY_ENCRYPTION_KEY: short })).toThrow(/SIGNING_KEY_ENCRYPTION_KEY/);
+    try {
+      config({ SIGNING_KEY_ENCRYPTION_KEY: short });
+    } catch (error) {
+      expect((error as Error).message).not.toContain(short);
+    }
   });
 });

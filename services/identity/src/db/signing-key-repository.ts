@@ -46,7 +46,28 @@ export function createSigningKeyRepository(database: Database<IdentitySchema>) {
       });
     },
 
-    /** Every key not retired, or retired after `retiredAfter`, private halves included. */
+    /**
+     * Rewrites the private half of every key `needsSealing` picks with what `seal` makes of it, under the
+     * key lock (replicas starting together seal each key once). Returns how many changed.
+     */
+    async sealPlainKeys(
+      needsSealing: (key: SigningKeyRow) => boolean,
+      seal: (key: SigningKeyRow) => Record<string, unknown>,
+    ): Promise<number> {
+      return db.transaction(async (tx) => {
+        await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${KEY_LOCK}))`);
+        const plain = (await tx.select().from(signingKeys)).filter(needsSealing);
+        for (const key of plain) {
+          await tx
+            .update(signingKeys)
+            .set({ privateJwk: seal(key) })
+            .where(sql`${signingKeys.kid} = ${key.kid}`);
+        }
+        return plain.length;
+      });
+    },
+
+    /** Every key not retired, or retired after `retiredAfter`, private halves included (as stored). */
     async listUsable(retiredAfter: Date): Promise<SigningKeyRow[]> {
       return db
         .select()

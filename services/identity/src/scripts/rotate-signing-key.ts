@@ -12,6 +12,7 @@ import { createDatabase } from '@offload/platform/db';
 import { loadIdentityConfig } from '../config.js';
 import { schema } from '../db/schema.js';
 import { createSigningKeyRepository } from '../db/signing-key-repository.js';
+import { createPrivateKeySealer } from '../security/private-key-sealer.js';
 import { rotateSigningKey } from '../use-cases/rotate-signing-key.js';
 
 const { values } = parseArgs({ options: { 'activate-in': { type: 'string' } }, strict: true });
@@ -26,7 +27,10 @@ if (!Number.isInteger(delay) || delay < 0) {
 const database = createDatabase({ url: config.DATABASE_URL, schema: 'identity', max: 1 }, schema);
 try {
   const result = await rotateSigningKey(
-    { signingKeyRepository: createSigningKeyRepository(database) },
+    {
+      signingKeyRepository: createSigningKeyRepository(database),
+      sealer: createPrivateKeySealer(config.SIGNING_KEY_ENCRYPTION_KEY),
+    },
     { activationDelaySeconds: delay },
   );
   process.stdout.write(

@@ -9,6 +9,7 @@ import {
 } from 'jose';
 import type { NewSigningKey, SigningKeyRepository, SigningKeyRow } from '../db/signing-key-repository.js';
 import { isPublished, signingKeyAt } from '../domain/signing-keys.js';
+import type { PrivateKeySealer } from './private-key-sealer.js';
 
 export const SIGNING_ALG = 'EdDSA';
 
@@ -29,13 +30,21 @@ export interface SigningKeyRing {
   reload(): Promise<void>;
 }
 
-/** A new Ed25519 key pair as JWKs; the `kid` is the RFC 7638 thumbprint of the public key. */
-export async function generateSigningKey(): Promise<NewSigningKey> {
+/**
+ * A new Ed25519 key pair as JWKs; the `kid` is the RFC 7638 thumbprint of the public key. The private
+ * half comes sealed when the sealer encrypts.
+ */
+export async function generateSigningKey(sealer: PrivateKeySealer): Promise<NewSigningKey> {
   const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALG, { crv: 'Ed25519', extractable: true });
   const publicJwk = await exportJWK(publicKey);
   const privateJwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint(publicJwk);
-  return { kid, alg: SIGNING_ALG, publicJwk: { ...publicJwk }, privateJwk: { ...privateJwk } };
+  return {
+    kid,
+    alg: SIGNING_ALG,
+    publicJwk: { ...publicJwk },
+    privateJwk: sealer.seal(kid, { ...privateJwk }),
+  };
 }
 
 /** Only the public members of an OKP key ever leave the service, whatever else the stored JWK holds. */
@@ -51,6 +60,8 @@ function publicJwkOf(kid: string, alg: string, jwk: Record<string, unknown>): Re
  */
 export async function loadSigningKeyRing(deps: {
   signingKeyRepository: SigningKeyRepository;
+  /** Opens sealed private keys; with a key-encryption key it also seals keys stored plain before. */
+  sealer: PrivateKeySealer;
   retiredKeyGraceSeconds: number;
   refreshMs?: number;
 }): Promise<SigningKeyRing> {
@@ -67,7 +78,8 @@ export async function loadSigningKeyRing(deps: {
     );
     for (const row of fresh) {
       if (!privateKeys.has(row.kid)) {
-        privateKeys.set(row.kid, (await importJWK(row.privateJwk as JWK, row.alg)) as CryptoKey);
+        const jwk = deps.sealer.open(row.kid, row.privateJwk) as JWK;
+        privateKeys.set(row.kid, (await importJWK(jwk, row.alg)) as CryptoKey);
       }
     }
     rows = fresh;
@@ -92,7 +104,13 @@ export async function loadSigningKeyRing(deps: {
     return { kid: row.kid, privateKey: privateKeys.get(row.kid)! };
   };
 
-  await deps.signingKeyRepository.ensureSigningKey(generateSigningKey);
+  await deps.signingKeyRepository.ensureSigningKey(() => generateSigningKey(deps.sealer));
+  if (deps.sealer.encrypts) {
+    await deps.signingKeyRepository.sealPlainKeys(
+      (key) => !deps.sealer.isSealed(key.privateJwk),
+      (key) => deps.sealer.seal(key.kid, key.privateJwk),
+    );
+  }
   await reload();
 
   return {

@@ -1,4 +1,5 @@
 import type { RotationResult, SigningKeyRepository } from '../db/signing-key-repository.js';
+import type { PrivateKeySealer } from '../security/private-key-sealer.js';
 import { generateSigningKey } from '../security/signing-keys.js';
 
 /**
@@ -7,10 +8,10 @@ import { generateSigningKey } from '../security/signing-keys.js';
  * it replaces stop signing then and stay published until their last token expired.
  */
 export async function rotateSigningKey(
-  deps: { signingKeyRepository: SigningKeyRepository },
+  deps: { signingKeyRepository: SigningKeyRepository; sealer: PrivateKeySealer },
   input: { activationDelaySeconds: number },
   now: Date = new Date(),
 ): Promise<RotationResult> {
   const activatesAt = new Date(now.getTime() + input.activationDelaySeconds * 1000);
-  return deps.signingKeyRepository.rotate(await generateSigningKey(), activatesAt, now);
+  return deps.signingKeyRepository.rotate(await generateSigningKey(deps.sealer), activatesAt, now);
 }
