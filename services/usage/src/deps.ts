@@ -57,6 +57,7 @@ export async function createUsageRuntime(
     await startUserCreatedConsumer({
       database,
       creditLedger,
+      userDataRepository,
       bus,
       logger,
       ackWaitMs: config.CONSUMER_ACK_WAIT_MS,
@@ -84,6 +85,8 @@ export async function createUsageRuntime(
   });
   const sweeper = startReservationSweeper({
     reservationRepository,
+    userDataRepository,
+    database,
     logger,
     intervalMs: config.RESERVATION_SWEEP_MS,
     retentionDays: config.RESERVATION_RETENTION_DAYS,

@@ -12,7 +12,15 @@ import {
 import { purgeUserData } from '@offload/platform/erasure';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { creditLedger, inbox, meters, outbox, quotaExhaustions, reservations } from '../src/db/schema.js';
+import {
+  creditLedger,
+  erasedUsers,
+  inbox,
+  meters,
+  outbox,
+  quotaExhaustions,
+  reservations,
+} from '../src/db/schema.js';
 import { createUserDataRepository } from '../src/db/user-data-repository.js';
 import type { UsageRuntime } from '../src/deps.js';
 import { usageService, userCreated } from './support.js';
@@ -201,8 +209,55 @@ describe('usage__user_purge', () => {
     expect(probe.confirmations(first.data.erasure_id)).toHaveLength(1);
   });
 
-  it('purges every table of the usage schema that holds user ids', async () => {
-    const counted = await db().transaction((tx) => createUserDataRepository().purge(tx, newId()));
-    expect(Object.keys(counted).sort()).toEqual(await userTablesOf(t.runtime.database.sql, 'usage'));
+  it('a creation event that arrives after the erasure grants nothing (the erasure mark stops it)', async () => {
+    // identity.user.created and .deleted go to two durables that progress independently: when usage was
+    // away, the purge may run first.
+    const created = userCreated();
+    const userId = created.data.user_id;
+    const request = await probe.requestErasure(userId);
+    await probe.confirmation(request.data.erasure_id);
+    expect(await db().select().from(erasedUsers).where(eq(erasedUsers.userId, userId))).toHaveLength(1);
+
+    await publishEvent(t.runtime.bus, created);
+    await eventually(async () =>
+      t.logs
+        .parsed()
+        .some(
+          (l) =>
+            l.msg === 'kickstart credits handled' && l.event_id === created.id && l.outcome === 'user_erased',
+        ),
+    );
+    expect(await rowsOf(userId)).toEqual({
+      credit_ledger: 0,
+      meters: 0,
+      reservations: 0,
+      quota_exhaustions: 0,
+    });
+    const headers = await t.auth({ sub: userId });
+    const balance = await t.app.inject({ method: 'GET', url: '/v1/credits/balance', headers });
+    expect(balance.json()).toMatchObject({ total: 0, kickstart: 0 });
+  });
+
+  it('forgets an erasure mark after the retention, in the sweep', async () => {
+    const userId = newId();
+    await db()
+      .insert(erasedUsers)
+      .values({ userId, erasedAt: new Date(Date.now() - 31 * 86_400_000) });
+    const recent = newId();
+    await db().insert(erasedUsers).values({ userId: recent });
+    const swept = await t.runtime.sweeper.sweep();
+    expect(swept.forgotten).toBeGreaterThanOrEqual(1);
+    expect(await db().select().from(erasedUsers).where(eq(erasedUsers.userId, userId))).toHaveLength(0);
+    expect(await db().select().from(erasedUsers).where(eq(erasedUsers.userId, recent))).toHaveLength(1);
+  });
+
+  it('purges every table of the usage schema that holds user ids (and leaves its erasure mark)', async () => {
+    const userId = newId();
+    const counted = await db().transaction((tx) => createUserDataRepository().purge(tx, userId));
+    // `erased_users` is the mark the purge itself writes: the user id only, forgotten after 30 days.
+    expect([...Object.keys(counted), 'erased_users'].sort()).toEqual(
+      await userTablesOf(t.runtime.database.sql, 'usage'),
+    );
+    expect(await db().select().from(erasedUsers).where(eq(erasedUsers.userId, userId))).toHaveLength(1);
   });
 });

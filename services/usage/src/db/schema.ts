@@ -149,8 +149,22 @@ export const quotaExhaustions = usageSchema.table(
   (t) => [primaryKey({ columns: [t.userId, t.period, t.feature, t.quota] })],
 );
 
+/**
+ * Users whose usage rows were erased (DESIGN 5), so an event about them that arrives after the erasure
+ * (the kickstart grant of a user deleted before usage consumed its creation) writes nothing. Holds the
+ * bare user id only; pruned after `ERASED_USER_RETENTION_DAYS` (longer than any redelivery).
+ */
+export const erasedUsers = usageSchema.table(
+  'erased_users',
+  {
+    userId: uuid('user_id').primaryKey(),
+    erasedAt: timestamp('erased_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('erased_users_erased_at_idx').on(t.erasedAt)],
+);
+
 export const outbox = outboxTable(usageSchema);
 export const inbox = inboxTable(usageSchema);
 
-export const schema = { creditLedger, meters, reservations, quotaExhaustions, outbox, inbox };
+export const schema = { creditLedger, meters, reservations, quotaExhaustions, erasedUsers, outbox, inbox };
 export type UsageSchema = typeof schema;

@@ -1,14 +1,45 @@
-import { eq } from 'drizzle-orm';
-import type { Tx } from '@offload/platform/db';
-import { creditLedger, meters, quotaExhaustions, reservations, type UsageSchema } from './schema.js';
+import { eq, lt, sql } from 'drizzle-orm';
+import type { Database, Tx } from '@offload/platform/db';
+import {
+  creditLedger,
+  erasedUsers,
+  meters,
+  quotaExhaustions,
+  reservations,
+  type UsageSchema,
+} from './schema.js';
 
 /**
  * Every table of the usage schema that holds rows of a user, for account erasure (DESIGN 5). The outbox
  * is not here: its rows are kept for re-publication and pruned after 7 days; the inbox holds event ids
- * only. A test compares this list with every `user_id` column of the schema.
+ * only; `erased_users` is the mark the purge leaves. A test compares this list with every `user_id`
+ * column of the schema.
  */
 export function createUserDataRepository() {
+  /** Serialises a user's purge with anything that would write rows of that user from an event. */
+  const lockUser = (tx: Tx<UsageSchema>, userId: string) =>
+    tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`usage-user:${userId}`}, 0))`);
   return {
+    lockUser,
+
+    /** Whether the user's rows were erased (inside a transaction that holds `lockUser`). */
+    async isErased(tx: Tx<UsageSchema>, userId: string): Promise<boolean> {
+      const rows = await tx
+        .select({ userId: erasedUsers.userId })
+        .from(erasedUsers)
+        .where(eq(erasedUsers.userId, userId));
+      return rows.length > 0;
+    },
+
+    /** Forgets erasures older than `days` (by then no event about the user is redelivered). */
+    async pruneErased(database: Database<UsageSchema>, days: number): Promise<number> {
+      const rows = await database.db
+        .delete(erasedUsers)
+        .where(lt(erasedUsers.erasedAt, sql`now() - make_interval(days => ${days}::int)`))
+        .returning({ userId: erasedUsers.userId });
+      return rows.length;
+    },
+
     /**
      * Deletes every row of `userId` (inside the caller's transaction) and counts them per table.
      * Reservations go first: a commit running at the same time holds its reservation row locked, so this
@@ -16,6 +47,7 @@ export function createUserDataRepository() {
      * below; a commit arriving later finds no reservation and charges nothing.
      */
     async purge(tx: Tx<UsageSchema>, userId: string): Promise<Record<string, number>> {
+      await lockUser(tx, userId);
       const held = await tx
         .delete(reservations)
         .where(eq(reservations.userId, userId))
@@ -32,6 +64,8 @@ export function createUserDataRepository() {
         .delete(quotaExhaustions)
         .where(eq(quotaExhaustions.userId, userId))
         .returning({ period: quotaExhaustions.period });
+      // The mark that keeps a late event (a kickstart grant) from writing rows of the user again.
+      await tx.insert(erasedUsers).values({ userId }).onConflictDoNothing();
       return {
         credit_ledger: ledger.length,
         meters: meterRows.length,

@@ -2,19 +2,22 @@ import { newId, type EventOf } from '@offload/contracts';
 import type { Database } from '@offload/platform/db';
 import { appendToOutbox, claimInbox } from '@offload/platform/outbox';
 import type { CreditLedgerRepository } from '../db/credit-ledger-repository.js';
+import type { UserDataRepository } from '../db/user-data-repository.js';
 import { inbox, outbox, type UsageSchema } from '../db/schema.js';
 import { KICKSTART_CREDITS } from '../domain/credits.js';
 
 export interface GrantKickstartCreditsDeps {
   database: Database<UsageSchema>;
   creditLedger: CreditLedgerRepository;
+  userDataRepository: UserDataRepository;
 }
 
 /**
  * `granted`: this call wrote the grant. `duplicate_event`: this consumer processed the event already
  * (inbox). `already_granted`: another event granted this user's kickstart before (unique index).
+ * `user_erased`: the user's account was erased before the creation event arrived; nothing is written.
  */
-export type KickstartOutcome = 'granted' | 'duplicate_event' | 'already_granted';
+export type KickstartOutcome = 'granted' | 'duplicate_event' | 'already_granted' | 'user_erased';
 
 /**
  * Grants the kickstart credits for a new user, exactly once: the inbox claim, the ledger row and the
@@ -26,6 +29,10 @@ export async function grantKickstartCredits(
 ): Promise<KickstartOutcome> {
   return deps.database.db.transaction(async (tx) => {
     if (!(await claimInbox(tx, inbox, input.consumer, input.eventId))) return 'duplicate_event';
+    // Under the user's lock, against the purge: either the grant commits first and the purge deletes it,
+    // or the purge did and the grant sees its mark.
+    await deps.userDataRepository.lockUser(tx, input.userId);
+    if (await deps.userDataRepository.isErased(tx, input.userId)) return 'user_erased';
     const now = new Date();
     const written = await deps.creditLedger.appendOnce(tx, {
       id: newId(),
