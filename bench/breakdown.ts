@@ -693,7 +693,7 @@ export async function runBreakdownBench(): Promise<void> {
 
     const notes = [
       'Setup: identity, usage, ai and the gateway as child processes, as `npm start` runs them',
-      `(\`node --import tsx${TELEMETRY ? ' --import @offload/platform/telemetry/register' : ''}\`, ${TELEMETRY ? 'telemetry on, 100% sampling, no exporter' : 'telemetry off'}, info logs`,
+      `(\`node --import tsx${TELEMETRY ? ' --import @offload/platform/telemetry/register' : ''}\`, ${TELEMETRY ? 'telemetry on without an exporter (trace context flows, spans are not recorded)' : 'telemetry off'}, info logs`,
       'to /dev/null); the fake provider (`startFakeOpenAi` from libs/testing, 5 flat steps) in a child process',
       'of its own; autocannon alone in the bench process. One breakdown = gateway token check and proxy,',
       'ai token check, consent, a quota reservation over NATS request/reply (usage: one Postgres transaction',

@@ -1,4 +1,4 @@
-import { trace } from '@opentelemetry/api';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';
@@ -70,6 +70,8 @@ export function createLogger(config: LoggerConfig): Logger {
       const span = trace.getActiveSpan();
       if (!span) return {};
       const ctx = span.spanContext();
+      // No ids from a no-op tracer (all zeros): they would correlate every line with every other.
+      if (!isSpanContextValid(ctx)) return {};
       return { trace_id: ctx.traceId, span_id: ctx.spanId };
     },
   };

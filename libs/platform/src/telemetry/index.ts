@@ -15,7 +15,9 @@ import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
+  AlwaysOffSampler,
   BatchSpanProcessor,
+  NoopSpanProcessor,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
   type SpanProcessor,
@@ -66,13 +68,19 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       ),
     );
   }
+  const exporting = processors.length > 0;
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: options.serviceName,
       [ATTR_SERVICE_VERSION]: options.serviceVersion ?? '0.0.0',
     }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio ?? 1) }),
-    spanProcessors: processors,
+    // With nowhere to send spans (no OTLP endpoint, no processor), new traces are not recorded, but a
+    // tracer provider still runs: trace context flows (ids in log lines, `traceparent` to the next
+    // service) without building spans only to drop them. A caller's sampled `traceparent` is followed.
+    sampler: new ParentBasedSampler({
+      root: exporting ? new TraceIdRatioBasedSampler(options.sampleRatio ?? 1) : new AlwaysOffSampler(),
+    }),
+    spanProcessors: exporting ? processors : [new NoopSpanProcessor()],
     // Logs go to stdout through pino, never through the SDK (no default OTLP log exporter either).
     logRecordProcessors: [],
     ...(options.otlpEndpoint
