@@ -63,9 +63,10 @@ export async function createGatewayRuntime(
   const redis = config.RATE_LIMIT_REDIS_URL
     ? await connectRateLimitRedis(config.RATE_LIMIT_REDIS_URL, logger)
     : undefined;
+  const memoryStore = memoryRateLimitStore(config.RATE_LIMIT_MEMORY_KEYS);
   const rateLimitStore = redis
-    ? redisRateLimitStore({ redis, prefix: config.RATE_LIMIT_REDIS_PREFIX, logger })
-    : memoryRateLimitStore(config.RATE_LIMIT_MEMORY_KEYS);
+    ? redisRateLimitStore({ redis, prefix: config.RATE_LIMIT_REDIS_PREFIX, logger, fallback: memoryStore })
+    : memoryStore;
   const upstreams = upstreamsOf(config);
 
   return {

@@ -57,24 +57,29 @@ return {current, ttl}
 
 type IncrementCommand = (key: string, windowMs: number) => Promise<[number, number]>;
 
-/** Counters in Redis, shared by every gateway replica that uses the same URL and prefix. */
+/**
+ * Counters in Redis, shared by every gateway replica that uses the same URL and prefix. While Redis does
+ * not answer, each check goes to `fallback` (this replica's memory): the limits still hold, per replica,
+ * instead of letting every request through.
+ */
 export function redisRateLimitStore(options: {
   redis: Redis;
   prefix: string;
   logger: Logger;
+  fallback: RateLimitStore;
 }): RateLimitStore {
-  const { redis, prefix, logger } = options;
+  const { redis, prefix, logger, fallback } = options;
   redis.defineCommand('gatewayRateLimitIncrement', { numberOfKeys: 1, lua: INCREMENT });
   const increment = (redis as unknown as { gatewayRateLimitIncrement: IncrementCommand })
     .gatewayRateLimitIncrement;
   const warn = throttledWarning(logger, 10_000);
   const store: RateLimitStore = {
-    incr(key, callback, timeWindow) {
+    incr(key, callback, timeWindow, max) {
       increment.call(redis, `${prefix}${key}`, timeWindow).then(
         ([current, ttl]) => callback(null, { current, ttl }),
         (error: Error) => {
           warn(error);
-          callback(error);
+          fallback.incr(key, callback, timeWindow, max);
         },
       );
     },
@@ -86,7 +91,7 @@ export function redisRateLimitStore(options: {
 /**
  * A Redis client for rate limiting: commands fail at once while disconnected (no offline queue, short
  * timeouts), so an outage costs no latency; it reconnects on its own. Waits up to `readyTimeoutMs` for the
- * first connection and starts anyway (failing open) when Redis is not there yet.
+ * first connection and starts anyway when Redis is not there yet (limits then count per replica).
  */
 export async function connectRateLimitRedis(
   url: string,
@@ -111,7 +116,9 @@ export async function connectRateLimitRedis(
     ready,
     new Promise<false>((resolve) => setTimeout(() => resolve(false), readyTimeoutMs).unref()),
   ]);
-  if (!connected) logger.warn('rate-limit redis not reachable yet: requests pass unlimited until it answers');
+  if (!connected) {
+    logger.warn('rate-limit redis not reachable yet: limits count in this replica until it answers');
+  }
   return redis;
 }
 
@@ -123,6 +130,6 @@ function throttledWarning(logger: Logger, intervalMs: number) {
     if (now - last < intervalMs) return;
     last = now;
     const code = (error as { code?: unknown; name?: string }).code ?? (error as { name?: string }).name;
-    logger.warn({ cause_code: code }, 'rate-limit store failed: requests pass without a limit');
+    logger.warn({ cause_code: code }, 'rate-limit store failed: limits count in this replica meanwhile');
   };
 }

@@ -49,7 +49,8 @@ export async function registerRateLimits(app: App, settings: RateLimitSettings):
     global: false,
     store: storeCtor,
     timeWindow: settings.windowMs,
-    // A store failure (Redis down) lets the request through; the store logs it.
+    // The Redis store answers from this replica's memory while Redis is down; a store that still fails
+    // lets the request through rather than refusing everyone.
     skipOnError: true,
   });
   const checks = Object.fromEntries(
@@ -65,7 +66,7 @@ export async function registerRateLimits(app: App, settings: RateLimitSettings):
     for (const name of names) {
       const outcome = await checks[name](request);
       if (outcome.isAllowed) continue;
-      // ttl 0: the store failed and the request passes unlimited; no headers that would be made up.
+      // ttl 0: the store failed and the request passes; no headers that would be made up.
       if (outcome.ttl <= 0) continue;
       if (outcome.isExceeded) {
         setHeaders(reply, outcome, windowSeconds);

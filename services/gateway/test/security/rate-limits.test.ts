@@ -190,17 +190,17 @@ describe('rate limits', () => {
     }
   });
 
-  it('Redis unreachable: requests pass (fail open) and the log says why', async () => {
+  it('Redis unreachable: the limits still hold, counted in the replica, and the log says why', async () => {
     const gw = await gateway({
       RATE_LIMIT_REDIS_URL: (await closedPortUrl()).replace('http', 'redis'),
-      RATE_LIMIT_PER_USER: '1',
+      RATE_LIMIT_PER_USER: '2',
     });
     const token = bearer(await signer.token());
     const answers = await sendMany(gw, 3, () => ({ url: '/v1/tasks', headers: token }));
-    expect(statuses(answers)).toEqual([200, 200, 200]);
-    // No made-up budget in the headers while the store is down.
-    expect(answers[0]!.headers['ratelimit-limit']).toBeUndefined();
-    expect(gw.logs.text()).toContain('rate-limit store failed');
+    expect(statuses(answers)).toEqual([200, 200, 429]);
+    expect(answers[0]!.headers['ratelimit-limit']).toBe('2');
+    expectLimited(answers[2]!, 2);
+    expect(gw.logs.text()).toContain('rate-limit store failed: limits count in this replica meanwhile');
   });
 
   it('WebSocket upgrades are not counted by any limit', async () => {
