@@ -11,19 +11,14 @@ import { startSystem, type RunningSystem } from '../support/system.js';
  * Account erasure end to end (DESIGN 5, issue 3): `DELETE /v1/users/me` through the gateway answers
  * `completed` once identity, usage, tasks, ai, billing and voice confirmed their purge, and then no
  * table of any schema holds a row of the user. The documented exceptions: outbox rows (kept for
- * re-publication, pruned after 7 days; their `subject` is the user id), identity's `session_cutoffs`
- * (refuses the user's still-unexpired access tokens; pruned once they expired) and usage's
- * `erased_users` (the bare id, so a late event about the user writes nothing; forgotten after 30 days).
+ * re-publication, pruned after 7 days; their `subject` is the user id) and identity's `session_cutoffs`
+ * (refuses the user's still-unexpired access tokens; pruned once they expired).
  */
 
 const CONSENT = { 'x-offload-cloud-opt-in': 'true' };
 const SCHEMAS = ['identity', 'usage', 'tasks', 'ai', 'billing', 'voice'];
 /** Tables allowed to keep the erased user's id (see above). */
-const EXCEPTIONS = new Set([
-  ...SCHEMAS.map((s) => `${s}.outbox`),
-  'identity.session_cutoffs',
-  'usage.erased_users',
-]);
+const EXCEPTIONS = new Set([...SCHEMAS.map((s) => `${s}.outbox`), 'identity.session_cutoffs']);
 
 let system: RunningSystem;
 let openai: FakeOpenAi;
@@ -203,7 +198,6 @@ describe('DELETE /v1/users/me end to end', () => {
     // ... and the exceptions are what the documentation says they are: the revocation cutoff, and
     // outbox rows (whose `subject`, inside the payload, is the user id), e.g. the purge confirmations.
     expect(after.get('identity.session_cutoffs')).toBe(1);
-    expect(after.get('usage.erased_users')).toBe(1);
     for (const schema of SCHEMAS) {
       const [row] = await system.sql.unsafe<{ n: number }[]>(
         `select count(*)::int as n from "${schema}".outbox where payload->>'subject' = $1 and type = $2`,

@@ -21,7 +21,7 @@ import {
   quotaExhaustions,
   reservations,
 } from '../src/db/schema.js';
-import { createUserDataRepository } from '../src/db/user-data-repository.js';
+import { createUserDataRepository, erasureMarkOf } from '../src/db/user-data-repository.js';
 import type { UsageRuntime } from '../src/deps.js';
 import { usageService, userCreated } from './support.js';
 
@@ -216,7 +216,12 @@ describe('usage__user_purge', () => {
     const userId = created.data.user_id;
     const request = await probe.requestErasure(userId);
     await probe.confirmation(request.data.erasure_id);
-    expect(await db().select().from(erasedUsers).where(eq(erasedUsers.userId, userId))).toHaveLength(1);
+    const marks = await db()
+      .select()
+      .from(erasedUsers)
+      .where(eq(erasedUsers.userIdHash, erasureMarkOf(userId)));
+    expect(marks).toHaveLength(1);
+    expect(JSON.stringify(marks)).not.toContain(userId);
 
     await publishEvent(t.runtime.bus, created);
     await eventually(async () =>
@@ -239,25 +244,26 @@ describe('usage__user_purge', () => {
   });
 
   it('forgets an erasure mark after the retention, in the sweep', async () => {
-    const userId = newId();
+    const old = erasureMarkOf(newId());
     await db()
       .insert(erasedUsers)
-      .values({ userId, erasedAt: new Date(Date.now() - 31 * 86_400_000) });
-    const recent = newId();
-    await db().insert(erasedUsers).values({ userId: recent });
+      .values({ userIdHash: old, erasedAt: new Date(Date.now() - 31 * 86_400_000) });
+    const recent = erasureMarkOf(newId());
+    await db().insert(erasedUsers).values({ userIdHash: recent });
     const swept = await t.runtime.sweeper.sweep();
     expect(swept.forgotten).toBeGreaterThanOrEqual(1);
-    expect(await db().select().from(erasedUsers).where(eq(erasedUsers.userId, userId))).toHaveLength(0);
-    expect(await db().select().from(erasedUsers).where(eq(erasedUsers.userId, recent))).toHaveLength(1);
+    expect(await db().select().from(erasedUsers).where(eq(erasedUsers.userIdHash, old))).toHaveLength(0);
+    expect(await db().select().from(erasedUsers).where(eq(erasedUsers.userIdHash, recent))).toHaveLength(1);
   });
 
-  it('purges every table of the usage schema that holds user ids (and leaves its erasure mark)', async () => {
+  it('purges every table of the usage schema that holds user ids, and leaves a mark that holds none', async () => {
     const userId = newId();
     const counted = await db().transaction((tx) => createUserDataRepository().purge(tx, userId));
-    // `erased_users` is the mark the purge itself writes: the user id only, forgotten after 30 days.
-    expect([...Object.keys(counted), 'erased_users'].sort()).toEqual(
-      await userTablesOf(t.runtime.database.sql, 'usage'),
-    );
-    expect(await db().select().from(erasedUsers).where(eq(erasedUsers.userId, userId))).toHaveLength(1);
+    expect(Object.keys(counted).sort()).toEqual(await userTablesOf(t.runtime.database.sql, 'usage'));
+    const marks = await db()
+      .select()
+      .from(erasedUsers)
+      .where(eq(erasedUsers.userIdHash, erasureMarkOf(userId)));
+    expect(marks).toHaveLength(1);
   });
 });

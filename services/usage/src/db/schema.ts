@@ -151,13 +151,13 @@ export const quotaExhaustions = usageSchema.table(
 
 /**
  * Users whose usage rows were erased (DESIGN 5), so an event about them that arrives after the erasure
- * (the kickstart grant of a user deleted before usage consumed its creation) writes nothing. Holds the
- * bare user id only; pruned after `ERASED_USER_RETENTION_DAYS` (longer than any redelivery).
+ * (the kickstart grant of a user deleted before usage consumed its creation) writes nothing. Holds only
+ * the SHA-256 of the user id, never the id; forgotten after 30 days (longer than any redelivery).
  */
 export const erasedUsers = usageSchema.table(
   'erased_users',
   {
-    userId: uuid('user_id').primaryKey(),
+    userIdHash: text('user_id_hash').primaryKey(),
     erasedAt: timestamp('erased_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('erased_users_erased_at_idx').on(t.erasedAt)],

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { eq, lt, sql } from 'drizzle-orm';
 import type { Database, Tx } from '@offload/platform/db';
 import {
@@ -12,9 +13,14 @@ import {
 /**
  * Every table of the usage schema that holds rows of a user, for account erasure (DESIGN 5). The outbox
  * is not here: its rows are kept for re-publication and pruned after 7 days; the inbox holds event ids
- * only; `erased_users` is the mark the purge leaves. A test compares this list with every `user_id`
- * column of the schema.
+ * only; `erased_users` holds the purge's mark, a hash that contains no user id. A test compares this
+ * list with every `user_id` column of the schema.
  */
+/** The erasure mark of a user: the SHA-256 of the id, so the mark itself holds no user id. */
+export function erasureMarkOf(userId: string): string {
+  return createHash('sha256').update(`usage-erased-user:${userId}`, 'utf8').digest('hex');
+}
+
 export function createUserDataRepository() {
   /** Serialises a user's purge with anything that would write rows of that user from an event. */
   const lockUser = (tx: Tx<UsageSchema>, userId: string) =>
@@ -25,9 +31,9 @@ export function createUserDataRepository() {
     /** Whether the user's rows were erased (inside a transaction that holds `lockUser`). */
     async isErased(tx: Tx<UsageSchema>, userId: string): Promise<boolean> {
       const rows = await tx
-        .select({ userId: erasedUsers.userId })
+        .select({ mark: erasedUsers.userIdHash })
         .from(erasedUsers)
-        .where(eq(erasedUsers.userId, userId));
+        .where(eq(erasedUsers.userIdHash, erasureMarkOf(userId)));
       return rows.length > 0;
     },
 
@@ -36,7 +42,7 @@ export function createUserDataRepository() {
       const rows = await database.db
         .delete(erasedUsers)
         .where(lt(erasedUsers.erasedAt, sql`now() - make_interval(days => ${days}::int)`))
-        .returning({ userId: erasedUsers.userId });
+        .returning({ mark: erasedUsers.userIdHash });
       return rows.length;
     },
 
@@ -65,7 +71,10 @@ export function createUserDataRepository() {
         .where(eq(quotaExhaustions.userId, userId))
         .returning({ period: quotaExhaustions.period });
       // The mark that keeps a late event (a kickstart grant) from writing rows of the user again.
-      await tx.insert(erasedUsers).values({ userId }).onConflictDoNothing();
+      await tx
+        .insert(erasedUsers)
+        .values({ userIdHash: erasureMarkOf(userId) })
+        .onConflictDoNothing();
       return {
         credit_ledger: ledger.length,
         meters: meterRows.length,

@@ -1,5 +1,5 @@
 CREATE TABLE "usage"."erased_users" (
-	"user_id" uuid PRIMARY KEY NOT NULL,
+	"user_id_hash" text PRIMARY KEY NOT NULL,
 	"erased_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
