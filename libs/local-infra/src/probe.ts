@@ -24,7 +24,7 @@ export function isListening(host: string, port: number, timeoutMs = 500): Promis
  * gives) can be taken by any outgoing connection before the server binds it.
  */
 export async function freePort(): Promise<number> {
-  const [low] = ephemeralRange();
+  const low = ephemeralPortsStart();
   if (low > 11_000) {
     for (let attempt = 0; attempt < 20; attempt++) {
       const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
@@ -34,17 +34,14 @@ export async function freePort(): Promise<number> {
   return bindAny();
 }
 
-function ephemeralRange(): [number, number] {
+/** The first port of the kernel's ephemeral range (Linux); 0 when it cannot be read. */
+function ephemeralPortsStart(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
-      .trim()
-      .split(/\s+/)
-      .map(Number);
-    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) ? low : 0;
   } catch {
-    // not Linux: fall through
+    return 0; // not Linux
   }
-  return [0, 0];
 }
 
 function canBind(port: number): Promise<boolean> {

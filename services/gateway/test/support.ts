@@ -6,9 +6,9 @@ import type { Jwks } from '@offload/contracts';
 import type { JwksSource } from '@offload/platform/auth';
 import type { App } from '@offload/platform/http';
 import { createLogger } from '@offload/platform/logger';
-import { LogCapture } from '@offload/testing';
+import { createTestSigner, LogCapture } from '@offload/testing';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { buildGatewayApp } from '../src/app.js';
 import { loadGatewayConfig } from '../src/config.js';
@@ -218,6 +218,34 @@ export async function startGateway(
       await runtime.close();
     },
   };
+}
+
+export interface ListeningGateway {
+  upstreams: Record<string, Upstream>;
+  signer: Awaited<ReturnType<typeof createTestSigner>>;
+  gateway: TestGateway;
+}
+
+/**
+ * The setup most gateway test files share: every upstream stand-in, a test signer and a listening
+ * gateway pointed at them, started before the file's tests and closed after. Read the fields inside
+ * tests (they are filled in `beforeAll`).
+ */
+export function useListeningGateway(): ListeningGateway {
+  const fixture = {} as ListeningGateway;
+  beforeAll(async () => {
+    fixture.signer = await createTestSigner();
+    fixture.upstreams = await startUpstreams();
+    fixture.gateway = await startGateway(upstreamEnv(fixture.upstreams), {
+      jwks: fixture.signer.jwks,
+      listen: true,
+    });
+  });
+  afterAll(async () => {
+    await fixture.gateway?.close();
+    for (const upstream of Object.values(fixture.upstreams ?? {})) await upstream.close();
+  });
+  return fixture;
 }
 
 /**

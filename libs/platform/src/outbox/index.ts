@@ -1,15 +1,6 @@
 import { eventSchemas, type DomainEvent } from '@offload/contracts';
 import { sql } from 'drizzle-orm';
-import {
-  getTableConfig,
-  index,
-  jsonb,
-  primaryKey,
-  text,
-  timestamp,
-  uuid,
-  type PgSchema,
-} from 'drizzle-orm/pg-core';
+import { index, jsonb, primaryKey, text, timestamp, uuid, type PgSchema } from 'drizzle-orm/pg-core';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { Sql } from 'postgres';
 import type { z } from 'zod';
@@ -17,9 +8,12 @@ import type { Logger } from '../logger/index.js';
 import { publishEvent, type Bus } from '../nats/index.js';
 import { SpanKind, contextFromHeaders, currentTraceHeaders, meter, withSpan } from '../telemetry/index.js';
 
+/** The NOTIFY channel of each outbox table, fixed when the table is declared. */
+const channels = new WeakMap<object, string>();
+
 /** The outbox table every publishing service declares in its own schema (DESIGN 12). */
 export function outboxTable(schema: PgSchema) {
-  return schema.table(
+  const table = schema.table(
     'outbox',
     {
       id: uuid('id').primaryKey(),
@@ -36,6 +30,8 @@ export function outboxTable(schema: PgSchema) {
       index('outbox_published_at_idx').on(t.publishedAt),
     ],
   );
+  channels.set(table, outboxChannel(schema.schemaName));
+  return table;
 }
 
 /** The inbox table every consuming service declares in its own schema (DESIGN 12). */
@@ -75,7 +71,7 @@ export async function appendToOutbox(tx: AnyPgDb, table: OutboxTable, events: Do
     (eventSchemas[event.type] as z.ZodType).parse(event);
     return { id: event.id, type: event.type, payload: event, headers };
   });
-  const channel = outboxChannel(getTableConfig(table).schema ?? 'public');
+  const channel = channels.get(table)!;
   await Promise.all([tx.insert(table).values(rows), tx.execute(sql`select pg_notify(${channel}, '')`)]);
 }
 

@@ -1,36 +1,21 @@
 import { once } from 'node:events';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { createTestSigner } from '@offload/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   bearer,
   CONSENT,
   rawExchange,
   startGateway,
-  startUpstreams,
   upstreamEnv,
+  useListeningGateway,
   type TestGateway,
-  type Upstream,
 } from '../support.js';
 
 // Body caps per route prefix (DESIGN 6): /v1/ai 16 KB, /v1/tasks 64 KB, everything else 256 KB by
 // default; 413 request_too_large in the envelope, checked on Content-Length before anything is read
 // and while a chunked body streams.
 
-let upstreams: Record<string, Upstream>;
-let signer: Awaited<ReturnType<typeof createTestSigner>>;
-let gateway: TestGateway;
-
-beforeAll(async () => {
-  signer = await createTestSigner();
-  upstreams = await startUpstreams();
-  gateway = await startGateway({ ...upstreamEnv(upstreams) }, { jwks: signer.jwks, listen: true });
-});
-
-afterAll(async () => {
-  await gateway?.close();
-  for (const upstream of Object.values(upstreams ?? {})) await upstream.close();
-});
+const t = useListeningGateway();
 
 const KB = 1024;
 
@@ -38,17 +23,17 @@ async function post(gw: TestGateway, url: string, bytes: number) {
   return gw.app.inject({
     method: 'POST',
     url,
-    headers: { ...bearer(await signer.token()), ...CONSENT, 'content-type': 'text/plain' },
+    headers: { ...bearer(await t.signer.token()), ...CONSENT, 'content-type': 'text/plain' },
     payload: 'x'.repeat(bytes),
   });
 }
 
 /** Sends a chunked body (no Content-Length) in 1 KB pieces and waits for the answer. */
 async function postChunked(url: string, bytes: number): Promise<{ status: number; body: string }> {
-  const req = httpRequest(`${gateway.url}${url}`, {
+  const req = httpRequest(`${t.gateway.url}${url}`, {
     method: 'POST',
     headers: {
-      ...bearer(await signer.token()),
+      ...bearer(await t.signer.token()),
       ...CONSENT,
       'content-type': 'text/plain',
       'transfer-encoding': 'chunked',
@@ -69,26 +54,26 @@ describe('body size caps', () => {
     ['the default', '/v1/notes', 'tasks', 256 * KB],
   ] as const) {
     it(`oversized body on ${label}: ${limit} bytes pass, ${limit + 1} are 413 request_too_large`, async () => {
-      const atLimit = await post(gateway, url, limit);
+      const atLimit = await post(t.gateway, url, limit);
       expect(atLimit.statusCode).toBe(200);
-      expect(upstreams[service]!.seen.at(-1)!.body).toHaveLength(limit);
+      expect(t.upstreams[service]!.seen.at(-1)!.body).toHaveLength(limit);
 
-      const before = upstreams[service]!.seen.length;
-      const past = await post(gateway, url, limit + 1);
+      const before = t.upstreams[service]!.seen.length;
+      const past = await post(t.gateway, url, limit + 1);
       expect(past.statusCode).toBe(413);
       expect(past.json().error).toMatchObject({
         code: 'request_too_large',
         request_id: past.headers['x-request-id'],
       });
       expect(past.headers.connection).toBe('close');
-      expect(upstreams[service]!.seen.length).toBe(before);
+      expect(t.upstreams[service]!.seen.length).toBe(before);
     });
   }
 
   it('caps come from configuration (BODY_LIMITS, BODY_LIMIT_DEFAULT)', async () => {
     const gw = await startGateway(
-      { ...upstreamEnv(upstreams), BODY_LIMITS: '/v1/notes=1kb', BODY_LIMIT_DEFAULT: '2kb' },
-      { jwks: signer.jwks },
+      { ...upstreamEnv(t.upstreams), BODY_LIMITS: '/v1/notes=1kb', BODY_LIMIT_DEFAULT: '2kb' },
+      { jwks: t.signer.jwks },
     );
     try {
       expect((await post(gw, '/v1/notes/1', KB)).statusCode).toBe(200);
@@ -102,37 +87,37 @@ describe('body size caps', () => {
   });
 
   it('an announced oversized body is refused before it is sent, and never read', async () => {
-    const before = upstreams.tasks!.seen.length;
-    const exchange = await rawExchange(gateway.url, [
-      `POST /v1/tasks HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer ${await signer.token()}\r\n` +
+    const before = t.upstreams.tasks!.seen.length;
+    const exchange = await rawExchange(t.gateway.url, [
+      `POST /v1/tasks HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer ${await t.signer.token()}\r\n` +
         `Content-Type: application/json\r\nContent-Length: ${64 * KB + 1}\r\n\r\n`,
     ]);
     expect(exchange.status).toBe(413);
     expect(exchange.text).toContain('"request_too_large"');
     expect(exchange.closedByServer).toBe(true);
-    expect(upstreams.tasks!.seen.length).toBe(before);
+    expect(t.upstreams.tasks!.seen.length).toBe(before);
   });
 
   it('a chunked body without Content-Length is stopped as it streams past the cap', async () => {
-    const before = upstreams.ai!.seen.length;
+    const before = t.upstreams.ai!.seen.length;
     // 20 chunks of 1 KB past the 16 KB cap of /v1/ai, and no final chunk: the body never ends, so only
     // a check made while it streams can answer.
     const chunk = `400\r\n${'y'.repeat(KB)}\r\n`;
-    const exchange = await rawExchange(gateway.url, [
-      `POST /v1/ai/chat HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer ${await signer.token()}\r\n` +
+    const exchange = await rawExchange(t.gateway.url, [
+      `POST /v1/ai/chat HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer ${await t.signer.token()}\r\n` +
         'X-Offload-Cloud-Opt-In: true\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n',
       ...Array.from({ length: 20 }, () => chunk),
     ]);
     expect(exchange.status).toBe(413);
     expect(exchange.text).toContain('"request_too_large"');
     expect(exchange.closedByServer).toBe(true);
-    expect(upstreams.ai!.seen.length).toBe(before);
+    expect(t.upstreams.ai!.seen.length).toBe(before);
   });
 
   it('a chunked body within the cap reaches the service whole', async () => {
     const result = await postChunked('/v1/ai/chat', 16 * KB);
     expect(result.status).toBe(200);
-    const seen = upstreams.ai!.seen.at(-1)!;
+    const seen = t.upstreams.ai!.seen.at(-1)!;
     expect(seen.body).toHaveLength(16 * KB);
     expect(seen.headers['transfer-encoding']).toBe('chunked');
   });

@@ -1,31 +1,11 @@
-import { createTestSigner } from '@offload/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  rawExchange,
-  startGateway,
-  startUpstreams,
-  upstreamEnv,
-  type TestGateway,
-  type Upstream,
-} from '../support.js';
+import { connect } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { rawExchange, useListeningGateway } from '../support.js';
 
 // `Expect: 100-continue` (RFC 9110 10.1.1): the gateway invites the body only once every check before
 // the body passed; a refused request gets its final answer at once and the body is never asked for.
 
-let upstreams: Record<string, Upstream>;
-let signer: Awaited<ReturnType<typeof createTestSigner>>;
-let gateway: TestGateway;
-
-beforeAll(async () => {
-  signer = await createTestSigner();
-  upstreams = await startUpstreams();
-  gateway = await startGateway({ ...upstreamEnv(upstreams) }, { jwks: signer.jwks, listen: true });
-});
-
-afterAll(async () => {
-  await gateway?.close();
-  for (const upstream of Object.values(upstreams ?? {})) await upstream.close();
-});
+const t = useListeningGateway();
 
 const BODY = JSON.stringify({ title: 'expect continue' });
 
@@ -45,18 +25,17 @@ function head(token: string | undefined, extra: string[] = []): string {
 
 describe('Expect: 100-continue', () => {
   it('without a token: 401 at once, no 100 Continue, and the service never sees the request', async () => {
-    const before = upstreams.tasks!.seen.length;
-    const res = await rawExchange(gateway.url, [head(undefined)], 1_500);
+    const before = t.upstreams.tasks!.seen.length;
+    const res = await rawExchange(t.gateway.url, [head(undefined)], 1_500);
     expect(res.text).not.toContain('100 Continue');
     expect(res.status).toBe(401);
     expect(res.text.toLowerCase()).toContain('connection: close');
-    expect(upstreams.tasks!.seen.length).toBe(before);
+    expect(t.upstreams.tasks!.seen.length).toBe(before);
   });
 
   it('with a valid token: 100 Continue, then the body reaches the service without the Expect header', async () => {
-    const before = upstreams.tasks!.seen.length;
-    const { hostname, port } = new URL(gateway.url);
-    const { connect } = await import('node:net');
+    const before = t.upstreams.tasks!.seen.length;
+    const { hostname, port } = new URL(t.gateway.url);
     const socket = connect(Number(port), hostname);
     socket.on('error', () => undefined);
     let text = '';
@@ -68,17 +47,17 @@ describe('Expect: 100-continue', () => {
       }),
     );
     await new Promise((r) => socket.once('connect', r));
-    socket.write(head(await signer.token()));
+    socket.write(head(await t.signer.token()));
     // Only the interim answer arrives until the body is sent.
     await new Promise((r) => setTimeout(r, 300));
     expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
-    expect(upstreams.tasks!.seen.length).toBe(before);
+    expect(t.upstreams.tasks!.seen.length).toBe(before);
     socket.write(BODY);
     await received;
     socket.destroy();
     expect(text).toMatch(/HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
-    const seen = upstreams.tasks!.seen.at(-1)!;
-    expect(upstreams.tasks!.seen.length).toBe(before + 1);
+    const seen = t.upstreams.tasks!.seen.at(-1)!;
+    expect(t.upstreams.tasks!.seen.length).toBe(before + 1);
     expect(seen.body).toBe(BODY);
     expect(Object.keys(seen.headers)).not.toContain('expect');
   });
