@@ -79,7 +79,6 @@ export async function createUsageRuntime(
     bus,
     logger,
     creditLedger,
-    meterRepository,
     reservationRepository,
     quotas,
   });

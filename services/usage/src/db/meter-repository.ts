@@ -46,17 +46,6 @@ export function createMeterRepository(database: Database<UsageSchema>) {
       return Number(rows[0]!.total);
     },
 
-    /** Adds a committed amount to one device's meter (created at zero when new). */
-    async add(tx: Tx<UsageSchema>, key: MeterKey & { installIdHash: string; amount: number }): Promise<void> {
-      await tx
-        .insert(meters)
-        .values({ ...key, count: key.amount, updatedAt: new Date() })
-        .onConflictDoUpdate({
-          target: [meters.userId, meters.period, meters.feature, meters.installIdHash],
-          set: { count: sql`${meters.count} + excluded.count`, updatedAt: sql`now()` },
-        });
-    },
-
     /** The user's total for a feature and month, over every device. */
     async total(key: MeterKey, tx?: Tx<UsageSchema>): Promise<number> {
       const [row] = await totalQuery(tx ?? db, key);

@@ -1,9 +1,27 @@
 import { and, eq, lte, sql } from 'drizzle-orm';
 import type { Database, Tx } from '@offload/platform/db';
-import type { ReservationStatus } from '../domain/reservation.js';
+import type { ReservationStatus, SettleStatus } from '../domain/reservation.js';
 import { meters, reservations, type UsageSchema } from './schema.js';
 
 export type ReservationRow = typeof reservations.$inferSelect;
+/** What `usage.reserve_meter` answers: the reservation's first answer, and whether it was stored before. */
+export type MeterReserveRow = Pick<
+  ReservationRow,
+  | 'operationId'
+  | 'userId'
+  | 'kind'
+  | 'feature'
+  | 'installIdHash'
+  | 'amount'
+  | 'status'
+  | 'denialCode'
+  | 'remaining'
+> & { replayed: boolean };
+/**
+ * What `usage.settle_meter` answers: a settle status, `credits` (not a meter hold: settle it in
+ * TypeScript) or `amount_too_large` (nothing changed), and the reserved amount.
+ */
+export type MeterSettleStatus = SettleStatus | 'committed' | 'released' | 'credits' | 'amount_too_large';
 export type NewReservationRow = typeof reservations.$inferInsert;
 /** A stored reservation and whether its TTL has passed (by the database's clock). */
 export type StoredReservation = ReservationRow & { pastExpiry: boolean };
@@ -41,6 +59,71 @@ export function createReservationRepository(database: Database<UsageSchema>) {
      */
     async lock(tx: Tx<UsageSchema>, key: string): Promise<void> {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
+    },
+
+    /**
+     * Reserves quota of a meter in one round trip: `usage.reserve_meter` (migration 0004, ADR 0012) takes
+     * the meter month's lock, answers a known operation id with its stored row, or decides and stores the
+     * hold, all in one transaction.
+     */
+    async reserveMeter(input: {
+      operationId: string;
+      userId: string;
+      tier: 'free' | 'pro';
+      feature: string;
+      installIdHash: string;
+      period: string;
+      amount: number;
+      ttlMs: number;
+      quota: number;
+    }): Promise<MeterReserveRow> {
+      const [row] = await db.execute<{
+        operation_id: string;
+        user_id: string;
+        kind: 'meter' | 'credits';
+        feature: string | null;
+        install_id_hash: string | null;
+        amount: number;
+        status: ReservationStatus;
+        denial_code: 'quota_exceeded' | 'insufficient_credits' | null;
+        remaining: number;
+        replayed: boolean;
+      }>(sql`select * from usage.reserve_meter(
+        ${input.operationId}::uuid, ${input.userId}::uuid, ${input.tier}, ${input.feature},
+        ${input.installIdHash}, ${input.period}, ${input.amount}::int, ${input.ttlMs}::int, ${input.quota}::int)`);
+      return {
+        operationId: row!.operation_id,
+        userId: row!.user_id,
+        kind: row!.kind,
+        feature: row!.feature,
+        installIdHash: row!.install_id_hash,
+        amount: row!.amount,
+        status: row!.status,
+        denialCode: row!.denial_code,
+        remaining: row!.remaining,
+        replayed: row!.replayed,
+      };
+    },
+
+    /**
+     * Commits or releases a meter hold in one round trip: `usage.settle_meter` (migration 0004, ADR 0012).
+     * A commit that reaches the quota queues `event` (built by the caller from the answer it cannot know
+     * yet: id, time, trace headers) in the same transaction.
+     */
+    async settleMeter(input: {
+      operationId: string;
+      action: 'commit' | 'release';
+      amount: number | undefined;
+      quotas: { free: number; pro: number };
+      event: { id: string; time: string; headers: Record<string, string>; channel: string };
+    }): Promise<{ status: MeterSettleStatus; reserved: number | null }> {
+      const [row] = await db.execute<{ status: MeterSettleStatus; reserved: number | null }>(
+        sql`select * from usage.settle_meter(
+          ${input.operationId}::uuid, ${input.action}, ${input.amount ?? null}::int,
+          ${input.quotas.free}::int, ${input.quotas.pro}::int, ${input.event.id}::uuid, ${input.event.time},
+          ${JSON.stringify(input.event.headers)}::jsonb, ${input.event.channel})`,
+      );
+      return { status: row!.status, reserved: row!.reserved };
     },
 
     async find(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planSettle, reservationLockKey, sameReservation, type ReservationStatus } from './reservation.js';
+import { creditsLockKey, planSettle, sameReservation, type ReservationStatus } from './reservation.js';
 
 describe('planSettle', () => {
   it('applies to a live hold', () => {
@@ -68,11 +68,9 @@ describe('sameReservation', () => {
   });
 });
 
-describe('reservationLockKey', () => {
-  it('is per user, month and feature for meters, and per user for credits', () => {
-    const meter = { kind: 'meter' as const, userId: 'u1', period: '2026-03', feature: 'ai_breakdown' };
-    expect(reservationLockKey(meter)).toBe('usage:meter:u1:2026-03:ai_breakdown');
-    expect(reservationLockKey({ ...meter, period: '2026-04' })).not.toBe(reservationLockKey(meter));
-    expect(reservationLockKey({ kind: 'credits', userId: 'u1' })).toBe('usage:credits:u1');
+describe('creditsLockKey', () => {
+  it('is per user', () => {
+    expect(creditsLockKey('u1')).toBe('usage:credits:u1');
+    expect(creditsLockKey('u2')).not.toBe(creditsLockKey('u1'));
   });
 });

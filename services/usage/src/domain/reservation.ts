@@ -59,14 +59,9 @@ export function sameReservation(a: ReservationFingerprint, b: ReservationFingerp
 }
 
 /**
- * The advisory-lock key that serialises a reservation's check-and-hold with its settlement: a user's
- * meter of one feature in one month, or a user's credits.
+ * The advisory-lock key that serialises a user's credit holds with their settlement. (A meter month's key
+ * is `usage.meter_lock_key` in Postgres, where meter holds are decided: ADR 0012.)
  */
-export function reservationLockKey(
-  reservation:
-    { kind: 'meter'; userId: string; period: string; feature: string } | { kind: 'credits'; userId: string },
-): string {
-  return reservation.kind === 'meter'
-    ? `usage:meter:${reservation.userId}:${reservation.period}:${reservation.feature}`
-    : `usage:credits:${reservation.userId}`;
+export function creditsLockKey(userId: string): string {
+  return `usage:credits:${userId}`;
 }

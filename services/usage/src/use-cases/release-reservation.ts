@@ -2,11 +2,13 @@ import type { SettleRequest, SettleResponse } from '@offload/contracts';
 import type { Database } from '@offload/platform/db';
 import type { ReservationRepository } from '../db/reservation-repository.js';
 import type { UsageSchema } from '../db/schema.js';
-import { settleReservation } from './settle-reservation.js';
+import type { QuotaPolicy } from '../domain/quota.js';
+import { settleCredits, settleMeterHold } from './settle-reservation.js';
 
 export interface ReleaseReservationDeps {
   database: Database<UsageSchema>;
   reservationRepository: ReservationRepository;
+  quotas: QuotaPolicy;
 }
 
 /**
@@ -18,7 +20,9 @@ export async function releaseReservation(
   deps: ReleaseReservationDeps,
   request: SettleRequest,
 ): Promise<SettleResponse> {
-  const outcome = await settleReservation(deps, request.operation_id, (tx, reservation) =>
+  const meter = await settleMeterHold(deps, request.operation_id, 'release');
+  if (meter) return meter;
+  const outcome = await settleCredits(deps, request.operation_id, (tx, reservation) =>
     deps.reservationRepository.settle(tx, reservation.operationId, { status: 'released' }),
   );
   return { status: outcome.status === 'applied' ? 'released' : outcome.status };

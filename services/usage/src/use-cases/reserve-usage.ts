@@ -1,19 +1,13 @@
 import { MeterFeature, type ReserveRequest, type ReserveResponse } from '@offload/contracts';
-import { isUniqueViolation, type Database, type Tx } from '@offload/platform/db';
+import { isUniqueViolation, type Database } from '@offload/platform/db';
 import { AppError } from '@offload/platform/errors';
 import type { CreditLedgerRepository } from '../db/credit-ledger-repository.js';
 import type { ReservationRepository, StoredReservation } from '../db/reservation-repository.js';
 import type { UsageSchema } from '../db/schema.js';
 import { toCreditBalance } from '../domain/credits.js';
 import { periodOf } from '../domain/period.js';
-import {
-  decideCreditHold,
-  decideMeterHold,
-  monthlyQuota,
-  type QuotaPolicy,
-  type ReservationDecision,
-} from '../domain/quota.js';
-import { reservationLockKey, sameReservation, type ReservationFingerprint } from '../domain/reservation.js';
+import { decideCreditHold, monthlyQuota, type QuotaPolicy } from '../domain/quota.js';
+import { creditsLockKey, sameReservation, type ReservationFingerprint } from '../domain/reservation.js';
 import { hashInstallId } from '../security/install-id.js';
 
 export interface ReserveUsageDeps {
@@ -27,7 +21,8 @@ export interface ReserveUsageDeps {
  * Holds quota (a meter) or credits for an operation until it is committed, released or its TTL passes
  * (DESIGN 8). The check and the hold are one atomic step: every reserve, commit and release of the same
  * user's meter month (or credits) takes one advisory lock for its transaction, then counts committed
- * usage plus active holds. Idempotent by `operation_id`: a repeat gets the first answer; the same id for
+ * usage plus active holds. Meter holds, on every breakdown's path, are one call of `usage.reserve_meter`
+ * (ADR 0012); credit holds are a transaction here. Idempotent by `operation_id`: a repeat gets the first answer; the same id for
  * a different request is `idempotency_conflict`.
  */
 export async function reserveUsage(
@@ -54,38 +49,42 @@ export async function reserveUsage(
   const { reservationRepository: reservations } = deps;
 
   try {
+    if (meter) {
+      // One round trip (ADR 0012): the breakdown path reserves here on every call.
+      const row = await reservations.reserveMeter({
+        operationId: request.operation_id,
+        userId: request.user_id,
+        tier: request.tier,
+        ...meter,
+        amount: request.amount,
+        ttlMs: request.ttl_ms,
+        quota: monthlyQuota(deps.quotas, request.tier),
+      });
+      return row.replayed ? replay(row, fingerprint) : answerOf(row);
+    }
     return await deps.database.db.transaction(async (tx) => {
-      await reservations.lock(
-        tx,
-        meter
-          ? reservationLockKey({ kind: 'meter', userId: request.user_id, ...meter })
-          : reservationLockKey({ kind: 'credits', userId: request.user_id }),
-      );
+      await reservations.lock(tx, creditsLockKey(request.user_id));
       const existing = await reservations.find(tx, request.operation_id);
       if (existing) return replay(existing, fingerprint);
 
-      const decision = meter
-        ? await decideMeter(deps, tx, request, meter)
-        : await decideCredits(deps, tx, request, now);
-      const denialCode = meter ? 'quota_exceeded' : 'insufficient_credits';
-      await reservations.insert(
-        tx,
-        {
-          operationId: request.operation_id,
-          userId: request.user_id,
-          tier: request.tier,
-          kind: resource.kind,
-          feature: meter?.feature ?? null,
-          installIdHash: meter?.installIdHash ?? null,
-          period: meter?.period ?? null,
-          amount: request.amount,
-          status: decision.granted ? 'held' : 'denied',
-          denialCode: decision.granted ? null : denialCode,
-          remaining: decision.remaining,
-        },
-        request.ttl_ms,
-      );
-      return answerOf(request.operation_id, decision, denialCode);
+      const balance = toCreditBalance(await deps.creditLedger.sumsByKind(request.user_id, tx), now).total;
+      const held = await reservations.creditHolds(tx, request.user_id);
+      const decision = decideCreditHold({ balance, held, amount: request.amount });
+      const row = {
+        operationId: request.operation_id,
+        userId: request.user_id,
+        tier: request.tier,
+        kind: resource.kind,
+        feature: null,
+        installIdHash: null,
+        period: null,
+        amount: request.amount,
+        status: decision.granted ? 'held' : 'denied',
+        denialCode: decision.granted ? null : 'insufficient_credits',
+        remaining: decision.remaining,
+      } as const;
+      await reservations.insert(tx, row, request.ttl_ms);
+      return answerOf(row);
     });
   } catch (error) {
     // The same operation id raced in under another lock key (another user or resource): never the same
@@ -106,52 +105,23 @@ function parseFeature(feature: string): string {
   return feature;
 }
 
-async function decideMeter(
-  deps: ReserveUsageDeps,
-  tx: Tx<UsageSchema>,
-  request: ReserveRequest,
-  meter: { feature: string; period: string },
-): Promise<ReservationDecision> {
-  const { used, held } = await deps.reservationRepository.meterUsage(tx, {
-    userId: request.user_id,
-    period: meter.period,
-    feature: meter.feature,
-  });
-  return decideMeterHold({
-    quota: monthlyQuota(deps.quotas, request.tier),
-    used,
-    held,
-    amount: request.amount,
-  });
-}
-
-async function decideCredits(
-  deps: ReserveUsageDeps,
-  tx: Tx<UsageSchema>,
-  request: ReserveRequest,
-  now: Date,
-): Promise<ReservationDecision> {
-  const balance = toCreditBalance(await deps.creditLedger.sumsByKind(request.user_id, tx), now).total;
-  const held = await deps.reservationRepository.creditHolds(tx, request.user_id);
-  return decideCreditHold({ balance, held, amount: request.amount });
-}
-
+/** The answer a stored reservation gives: its first one. */
 function answerOf(
-  operationId: string,
-  decision: ReservationDecision,
-  denialCode: 'quota_exceeded' | 'insufficient_credits',
+  row: Pick<StoredReservation, 'operationId' | 'status' | 'denialCode' | 'remaining'>,
 ): ReserveResponse {
-  return decision.granted
-    ? { status: 'granted', operation_id: operationId, remaining: decision.remaining }
-    : { status: 'denied', code: denialCode, remaining: decision.remaining };
+  return row.status === 'denied'
+    ? { status: 'denied', code: row.denialCode!, remaining: row.remaining }
+    : { status: 'granted', operation_id: row.operationId, remaining: row.remaining };
 }
 
 /** The first answer again, whatever happened to the hold since; a different request is a conflict. */
-function replay(existing: StoredReservation, fingerprint: ReservationFingerprint): ReserveResponse {
+function replay(
+  existing: ReservationFingerprint &
+    Pick<StoredReservation, 'operationId' | 'status' | 'denialCode' | 'remaining'>,
+  fingerprint: ReservationFingerprint,
+): ReserveResponse {
   if (!sameReservation(existing, fingerprint)) {
     throw new AppError('idempotency_conflict', 'the operation id was used for another reservation');
   }
-  return existing.status === 'denied'
-    ? { status: 'denied', code: existing.denialCode!, remaining: existing.remaining }
-    : { status: 'granted', operation_id: existing.operationId, remaining: existing.remaining };
+  return answerOf(existing);
 }
