@@ -60,9 +60,10 @@ export function outboxChannel(schema: string): string {
 }
 
 /**
- * Appends events to the outbox inside the caller's transaction, with the active trace context, and
- * wakes the relay (the notification is delivered only if the transaction commits). The insert and the
- * notification go to Postgres in one write (pipelined), not one round trip each.
+ * Appends events to the outbox, with the active trace context, and wakes the relay: one statement (the
+ * insert and the notification, which Postgres delivers only when the transaction commits). Inside the
+ * caller's transaction, the events commit with its state change; given the database itself, they are
+ * their own transaction of one round trip.
  */
 export async function appendToOutbox(tx: AnyPgDb, table: OutboxTable, events: DomainEvent[]): Promise<void> {
   if (events.length === 0) return;
@@ -72,7 +73,8 @@ export async function appendToOutbox(tx: AnyPgDb, table: OutboxTable, events: Do
     return { id: event.id, type: event.type, payload: event, headers };
   });
   const channel = channels.get(table)!;
-  await Promise.all([tx.insert(table).values(rows), tx.execute(sql`select pg_notify(${channel}, '')`)]);
+  // Drizzle puts an embedded query in parentheses: `with appended as (insert ...)`.
+  await tx.execute(sql`with appended as ${tx.insert(table).values(rows)} select pg_notify(${channel}, '')`);
 }
 
 /**

@@ -19,5 +19,5 @@ export async function recordAiRequest(
     subject: data.user_id,
     data,
   };
-  await deps.database.db.transaction((tx) => appendToOutbox(tx, outbox, [event]));
+  await appendToOutbox(deps.database.db, outbox, [event]);
 }
