@@ -182,6 +182,19 @@ describe('meter reservations', () => {
     expect(await reservationOf(first.operation_id)).toMatchObject({ userId: u.userId, amount: 1 });
   });
 
+  it('lets one of two users win an operation id they reserve at the same time; the other gets a conflict', async () => {
+    // Different users take different locks: the loser either finds the winner's row or, racing it to the
+    // insert, hits the primary key and then finds it; either way that row is not its request.
+    for (let round = 0; round < 5; round++) {
+      const [a, b] = [await userWith(0), await userWith(0)];
+      const operationId = newId();
+      const answers = await Promise.all(
+        [a, b].map((u) => rpcFailure(reserve(u.meterRequest({ operation_id: operationId })))),
+      );
+      expect(answers.sort()).toEqual(['service_unavailable:idempotency_conflict', 'succeeded']);
+    }
+  });
+
   it('is idempotent on settling: commit twice counts once; release after commit changes nothing', async () => {
     const u = await userWith(0);
     const request = u.meterRequest({ amount: 2 });
