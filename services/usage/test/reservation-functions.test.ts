@@ -33,12 +33,12 @@ async function meterWith(used: number, held: number) {
   const userId = newId();
   const installIdHash = hashInstallId(`install-${newId()}`);
   const key = { userId, tier: 'free' as const, feature: FEATURE, installIdHash, period: period() };
-  const hold = (amount: number, ttlMs = 60_000) =>
+  const hold = (amount: number) =>
     t.runtime.reservationRepository.reserveMeter({
       ...key,
       operationId: newId(),
       amount,
-      ttlMs,
+      ttlMs: 60_000,
       quota: 1_000,
     });
   for (let i = 0; i < used; i++) {
@@ -46,7 +46,10 @@ async function meterWith(used: number, held: number) {
     await settle(h.operationId, 'commit');
   }
   for (let i = 0; i < held; i++) await hold(1);
-  await hold(9, 1);
+  // Past its TTL by the database's clock, whatever the timing of the test (a 1 ms TTL could still be live).
+  const expired = await hold(9);
+  await t.runtime.database.sql`update usage.reservations set expires_at = now() - interval '1 second'
+    where operation_id = ${expired.operationId}`;
   return { key, hold };
 }
 
@@ -115,21 +118,18 @@ describe('usage.settle_meter', () => {
                 ...key,
                 operationId: newId(),
                 amount: 1,
-                ttlMs: pastExpiry ? 1 : 60_000,
+                ttlMs: 60_000,
                 quota: 0,
               })
-            : hold(1, pastExpiry ? 1 : 60_000));
+            : hold(1));
           if (status === 'committed' || status === 'released') {
-            // Settled while live; the TTL passing afterwards changes nothing.
-            await t.runtime.database
-              .sql`update usage.reservations set expires_at = now() + interval '1 minute'
-              where operation_id = ${row.operationId}`;
             await settle(row.operationId, status === 'committed' ? 'commit' : 'release');
           }
           if (status === 'expired') {
             await t.runtime.database.sql`update usage.reservations set status = 'expired'
               where operation_id = ${row.operationId}`;
           }
+          // The TTL passing is set by the database's clock, never left to the test's timing.
           if (pastExpiry) {
             await t.runtime.database
               .sql`update usage.reservations set expires_at = now() - interval '1 second'
