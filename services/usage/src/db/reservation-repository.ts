@@ -77,32 +77,13 @@ export function createReservationRepository(database: Database<UsageSchema>) {
       ttlMs: number;
       quota: number;
     }): Promise<MeterReserveRow> {
-      const [row] = await db.execute<{
-        operation_id: string;
-        user_id: string;
-        kind: 'meter' | 'credits';
-        feature: string | null;
-        install_id_hash: string | null;
-        amount: number;
-        status: ReservationStatus;
-        denial_code: 'quota_exceeded' | 'insufficient_credits' | null;
-        remaining: number;
-        replayed: boolean;
-      }>(sql`select * from usage.reserve_meter(
-        ${input.operationId}::uuid, ${input.userId}::uuid, ${input.tier}, ${input.feature},
-        ${input.installIdHash}, ${input.period}, ${input.amount}::int, ${input.ttlMs}::int, ${input.quota}::int)`);
-      return {
-        operationId: row!.operation_id,
-        userId: row!.user_id,
-        kind: row!.kind,
-        feature: row!.feature,
-        installIdHash: row!.install_id_hash,
-        amount: row!.amount,
-        status: row!.status,
-        denialCode: row!.denial_code,
-        remaining: row!.remaining,
-        replayed: row!.replayed,
-      };
+      const [row] = await db.execute<MeterReserveRow>(sql`
+        select operation_id as "operationId", user_id as "userId", kind, feature,
+          install_id_hash as "installIdHash", amount, status, denial_code as "denialCode", remaining, replayed
+        from usage.reserve_meter(
+          ${input.operationId}::uuid, ${input.userId}::uuid, ${input.tier}, ${input.feature},
+          ${input.installIdHash}, ${input.period}, ${input.amount}::int, ${input.ttlMs}::int, ${input.quota}::int)`);
+      return row!;
     },
 
     /**

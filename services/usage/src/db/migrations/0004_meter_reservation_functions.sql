@@ -130,21 +130,19 @@ BEGIN
   PERFORM pg_advisory_xact_lock("usage"."meter_lock_key"(v_peek.user_id, v_peek.period, v_peek.feature));
   SELECT * INTO v FROM "usage"."reservations" r WHERE r.operation_id = p_operation_id FOR UPDATE;
 
-  -- planSettle. The statement's clock, not the transaction's: read after the lock, so a hold another
-  -- reserve already treated as expired (`expires_at <= now()` there) is expired here too.
-  IF v.status = 'committed' THEN
-    RETURN QUERY SELECT 'already_committed'::text, v.amount;
-    RETURN;
-  ELSIF v.status = 'released' THEN
-    RETURN QUERY SELECT 'already_released'::text, v.amount;
-    RETURN;
-  ELSIF v.status = 'expired' THEN
-    RETURN QUERY SELECT 'expired'::text, v.amount;
-    RETURN;
-  ELSIF v.status = 'denied' THEN
-    RETURN QUERY SELECT 'unknown'::text, v.amount;
+  -- planSettle.
+  IF v.status <> 'held' THEN
+    -- A denied reserve held nothing, so there is nothing to settle.
+    RETURN QUERY SELECT CASE v.status
+      WHEN 'committed' THEN 'already_committed'
+      WHEN 'released' THEN 'already_released'
+      WHEN 'expired' THEN 'expired'
+      ELSE 'unknown'
+    END, v.amount;
     RETURN;
   ELSIF v.expires_at <= clock_timestamp() THEN
+    -- The statement's clock, not the transaction's: read after the lock, so a hold another reserve
+    -- already treated as expired (`expires_at <= now()` there) is expired here too.
     UPDATE "usage"."reservations" r SET status = 'expired', committed_amount = NULL, settled_at = now()
     WHERE r.operation_id = p_operation_id;
     RETURN QUERY SELECT 'expired'::text, v.amount;
