@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SpanKind, startTelemetry } from '@offload/platform/telemetry';
-import { eventually } from '@offload/testing';
+import { eventually, startFakeOpenAi, type FakeOpenAi } from '@offload/testing';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anonymousSession, call } from '../support/http.js';
@@ -9,15 +9,37 @@ import { startSystem, type RunningSystem } from '../support/system.js';
 const exporter = new InMemorySpanExporter();
 const telemetry = startTelemetry({ serviceName: 'e2e', spanProcessors: [new SimpleSpanProcessor(exporter)] });
 let system: RunningSystem;
+let fake: FakeOpenAi;
 
 beforeAll(async () => {
-  system = await startSystem();
+  fake = await startFakeOpenAi();
+  system = await startSystem({
+    env: { OPENAI_API_KEY: 'sk-e2e', OPENAI_BASE_URL: fake.baseUrl, OPENAI_ATTEMPT_TIMEOUT_MS: '2000' },
+  });
 });
 
 afterAll(async () => {
   await system?.stop();
+  await fake?.close();
   await telemetry.shutdown();
 });
+
+/** The finished spans of one trace, with a way to walk up from a span to its ancestors. */
+function traceOf(traceId: string) {
+  const spans = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
+  const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
+  const parentOf = (s: ReadableSpan) =>
+    s.parentSpanContext ? byId.get(s.parentSpanContext.spanId) : undefined;
+  const isInside = (s: ReadableSpan, ancestor: ReadableSpan) => {
+    for (let p = parentOf(s); p; p = parentOf(p)) if (p === ancestor) return true;
+    return false;
+  };
+  const nearestServer = (s: ReadableSpan): ReadableSpan | undefined => {
+    for (let p = parentOf(s); p; p = parentOf(p)) if (p.kind === SpanKind.SERVER) return p;
+    return undefined;
+  };
+  return { spans, parentOf, isInside, nearestServer };
+}
 
 describe('one trace across the architecture', () => {
   it('spans gateway -> tasks -> Postgres -> outbox relay -> NATS consume under one trace id', async () => {
@@ -34,16 +56,8 @@ describe('one trace across the architecture', () => {
       async () => exporter.getFinishedSpans().find((s) => s.name === 'consume tasks.task.created'),
       15_000,
     );
-    const traceId = consume.spanContext().traceId;
-    const spans = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
-    const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
-    const parentOf = (s: ReadableSpan) =>
-      s.parentSpanContext ? byId.get(s.parentSpanContext.spanId) : undefined;
+    const { spans, parentOf, nearestServer } = traceOf(consume.spanContext().traceId);
     const names = spans.map((s) => s.name);
-    const nearestServer = (s: ReadableSpan): ReadableSpan | undefined => {
-      for (let p = parentOf(s); p; p = parentOf(p)) if (p.kind === SpanKind.SERVER) return p;
-      return undefined;
-    };
     const find = (predicate: (s: ReadableSpan) => boolean, what: string) => {
       const found = spans.find(predicate);
       expect(found, `${what} in ${JSON.stringify(names)}`).toBeDefined();
@@ -83,6 +97,46 @@ describe('one trace across the architecture', () => {
     expect(parentOf(consume)).toBe(publish);
     // No span carries the task title.
     expect(JSON.stringify(spans.map((s) => s.attributes))).not.toContain('traced task');
+  });
+
+  it('follows a breakdown from ai over the reservation RPCs into usage and its Postgres calls', async () => {
+    const session = await anonymousSession(system.gatewayUrl, `install-${randomUUID()}`);
+    exporter.reset();
+    const res = await call(system.gatewayUrl, 'POST', '/v1/ai/breakdown/generate', {
+      token: session.session_token,
+      headers: { 'x-offload-cloud-opt-in': 'true' },
+      body: { input_text: 'plan the move', granularity: 2 },
+    });
+    expect(res.status).toBe(200);
+
+    const commitServe = await eventually(
+      async () => exporter.getFinishedSpans().find((s) => s.name === 'rpc usage.commit serve'),
+      10_000,
+    );
+    const { spans, parentOf, isInside, nearestServer } = traceOf(commitServe.spanContext().traceId);
+    const named = (name: string) => {
+      const found = spans.filter((s) => s.name === name);
+      expect(found, `${name} in ${JSON.stringify(spans.map((s) => s.name))}`).toHaveLength(1);
+      return found[0]!;
+    };
+    const generate = named('ai.breakdown.generate');
+    const aiServer = nearestServer(generate)!;
+    expect(aiServer).toBeDefined();
+    const ms = (t: [number, number]) => t[0] * 1e3 + t[1] / 1e6;
+    for (const rpc of ['usage.reserve', 'usage.commit']) {
+      const client = named(`rpc ${rpc}`);
+      const server = named(`rpc ${rpc} serve`);
+      expect(client.kind).toBe(SpanKind.CLIENT);
+      expect(server.kind).toBe(SpanKind.SERVER);
+      // usage's handling continues ai's call, and its Postgres function runs inside it.
+      expect(parentOf(server)).toBe(client);
+      expect(spans.some((s) => s.name.startsWith('db ') && isInside(s, server))).toBe(true);
+      // ai reserves and commits within the request it serves.
+      expect(isInside(client, aiServer)).toBe(true);
+    }
+    // The reserve is answered before the provider is called, the commit only after it answered.
+    expect(ms(named('rpc usage.reserve').endTime)).toBeLessThanOrEqual(ms(generate.startTime));
+    expect(ms(named('rpc usage.commit').startTime)).toBeGreaterThanOrEqual(ms(generate.endTime));
   });
 
   it('keeps user input out of span status messages and events, even in validation errors', async () => {

@@ -305,24 +305,33 @@ export function serveRpc<Req extends z.ZodType, Res extends z.ZodType>(
   const sub = bus.nc.subscribe(bus.subject(`rpc.${def.subject}`), { queue: options.queue });
   void (async () => {
     for await (const msg of sub) {
-      void (async () => {
-        let reply: RpcReply<z.infer<Res>>;
-        try {
-          const req = def.request.parse(msg.json());
-          reply = { ok: true, data: def.response.parse(await handler(req)) };
-        } catch (error) {
-          const e = error as { code?: string; name?: string };
-          options.logger.warn({ rpc: def.subject, error: errorClassOf(error) }, 'rpc handler failed');
-          reply = {
-            ok: false,
-            error: {
-              code: typeof e.code === 'string' ? e.code : 'internal_error',
-              message: 'internal call failed',
-            },
-          };
-        }
-        msg.respond(JSON.stringify(reply));
-      })();
+      void withSpan(
+        `rpc ${def.subject} serve`,
+        {
+          kind: SpanKind.SERVER,
+          parent: contextFromHeaders(headersToRecord(msg.headers)),
+          attributes: { 'messaging.system': 'nats', 'rpc.method': def.subject },
+        },
+        async (span) => {
+          let reply: RpcReply<z.infer<Res>>;
+          try {
+            const req = def.request.parse(msg.json());
+            reply = { ok: true, data: def.response.parse(await handler(req)) };
+          } catch (error) {
+            const e = error as { code?: string; name?: string };
+            span.setAttribute('error.type', errorClassOf(error));
+            options.logger.warn({ rpc: def.subject, error: errorClassOf(error) }, 'rpc handler failed');
+            reply = {
+              ok: false,
+              error: {
+                code: typeof e.code === 'string' ? e.code : 'internal_error',
+                message: 'internal call failed',
+              },
+            };
+          }
+          msg.respond(JSON.stringify(reply));
+        },
+      );
     }
   })();
   return { stop: () => sub.unsubscribe() };
@@ -334,19 +343,24 @@ export async function callRpc<Req extends z.ZodType, Res extends z.ZodType>(
   req: z.infer<Req>,
   options: { timeoutMs?: number } = {},
 ): Promise<z.infer<Res>> {
-  let raw: RpcReply<unknown>;
-  try {
-    const msg = await bus.nc.request(
-      bus.subject(`rpc.${def.subject}`),
-      JSON.stringify(def.request.parse(req)),
-      {
-        timeout: options.timeoutMs ?? 3_000,
-      },
-    );
-    raw = msg.json<RpcReply<unknown>>();
-  } catch (error) {
-    throw new AppError('service_unavailable', 'an internal service did not answer', { cause: error });
-  }
+  const raw = await withSpan(
+    `rpc ${def.subject}`,
+    { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'rpc.method': def.subject } },
+    async () => {
+      const h = natsHeaders();
+      for (const [k, v] of Object.entries(currentTraceHeaders())) h.set(k, v);
+      try {
+        const msg = await bus.nc.request(
+          bus.subject(`rpc.${def.subject}`),
+          JSON.stringify(def.request.parse(req)),
+          { timeout: options.timeoutMs ?? 3_000, headers: h },
+        );
+        return msg.json<RpcReply<unknown>>();
+      } catch (error) {
+        throw new AppError('service_unavailable', 'an internal service did not answer', { cause: error });
+      }
+    },
+  );
   if (!raw.ok)
     throw new AppError('service_unavailable', 'an internal call failed', { cause: raw.error.code });
   return def.response.parse(raw.data);
