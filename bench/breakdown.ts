@@ -3,7 +3,8 @@
  * OpenAI-compatible provider (libs/testing) answering after a fixed 200 ms. Measures, at 50 and 500
  * concurrent connections (3 s warm-up, then 10 s measured, autocannon), the latency the system adds over
  * the provider's 200 ms (p50, p99), req/s and the peak RSS of every process, and writes them with the
- * machine's details to bench/breakdown.md. Target: <= 5 ms added at p99 at 50 connections.
+ * machine's details to bench/breakdown.md. Target: <= 5 ms added at p99 at 50 connections. Before the
+ * first row the whole path is warmed for 5 s at 50 connections; each row then has its own 3 s warm-up.
  *
  * Rows, each at both connection counts:
  *   - provider alone: the fake provider called directly (its 200 ms plus HTTP on loopback),
@@ -24,8 +25,9 @@
  * BENCH_GATEWAY_ENV='{"NAME":"value"}'.
  *
  * Run: `npx tsx bench/breakdown.ts` (about two minutes). Exploring: BENCH_DURATION=5
- * BENCH_CONNECTIONS=50 BENCH_TARGETS=gateway BENCH_TELEMETRY=off; any BENCH_* set leaves
- * bench/breakdown.md alone.
+ * BENCH_CONNECTIONS=50 BENCH_TARGETS=gateway BENCH_TELEMETRY=off; BENCH_TRACE=1 records every span in a
+ * local OTLP sink and prints each step's durations after each row (costs CPU: for finding the slow step,
+ * not for figures); any BENCH_* set leaves bench/breakdown.md alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -35,11 +37,18 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { cpuSeconds, rssMb, sleep } from './lib/proc.js';
+import { startTraceSink, type TraceSink } from './lib/trace-sink.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPORT = join(ROOT, 'bench', 'breakdown.md');
 const PROVIDER_LATENCY_MS = 200;
 const WARMUP_S = 3;
+/**
+ * Before any row: the whole path at 50 connections, so the JIT has compiled every hop's hot code. Without
+ * it the first row (1 connection, about 15 calls in its own warm-up) measured interpreted code: +21 ms
+ * instead of about +14 ms at p50.
+ */
+const SYSTEM_WARMUP_S = 5;
 const WATCHDOG_MS = 10 * 60_000;
 const EXPLORING = [
   'BENCH_DURATION',
@@ -48,11 +57,15 @@ const EXPLORING = [
   'BENCH_TELEMETRY',
   'BENCH_GATEWAY_ENV',
   'BENCH_NODE_ARGS',
+  'BENCH_TRACE',
 ].some((k) => process.env[k]);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '1,50,500').split(',').map(Number);
 const ONLY = process.env.BENCH_TARGETS?.split(',');
 const TELEMETRY = process.env.BENCH_TELEMETRY !== 'off';
+/** BENCH_TRACE=1: every service exports its spans to a local sink; their durations print after each run. */
+const TRACE = process.env.BENCH_TRACE === '1';
+let traceSink: TraceSink | undefined;
 const TARGET_ADDED_P99_MS = 5;
 
 // ---------------------------------------------------------------------------------------------------
@@ -132,6 +145,14 @@ function startService(name: string, entry: string, env: Record<string, string>):
     ...env,
     OTEL_SERVICE_NAME: name,
     ...(TELEMETRY ? {} : { OTEL_SDK_DISABLED: 'true' }),
+    ...(traceSink
+      ? {
+          OTEL_EXPORTER_OTLP_ENDPOINT: traceSink.url,
+          OTEL_BSP_SCHEDULE_DELAY: '200',
+          OTEL_BSP_MAX_QUEUE_SIZE: '100000',
+          OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2000',
+        }
+      : {}),
   });
 }
 
@@ -302,6 +323,10 @@ async function measure(target: Target, connections: number, processes: Child[]):
     },
   ];
   const sampler = setInterval(sample, 250);
+  if (traceSink) {
+    await sleep(1_000);
+    traceSink.reset();
+  }
   const cpuBefore = sources.map((source) => source.seconds());
   const busyBefore = machineBusySeconds();
   const latencies: number[] = [];
@@ -315,6 +340,10 @@ async function measure(target: Target, connections: number, processes: Child[]):
   const ours = Object.values(cpuSecondsUsed).reduce((a, b) => a + b, 0);
   cpuSecondsUsed['others*'] = Math.max(0, machineBusySeconds() - busyBefore - ours);
   if (target.name !== 'provider') breakdownsAnswered += result['2xx'];
+  if (traceSink) {
+    await sleep(1_500);
+    console.log(traceSink.summary());
+  }
   latencies.sort((a, b) => a - b);
   const m: Measurement = {
     target: target.name,
@@ -370,11 +399,10 @@ function analysis(results: Measurement[]): string[] {
     lines.push(
       `- Without queueing (1 connection) the path adds ${(single.p50 - PROVIDER_LATENCY_MS).toFixed(1)} ms at p50` +
         ` (${(single.p50 - provider1.p50).toFixed(1)} ms over the provider called directly): the sequential work of one` +
-        ' call (reserve and commit round trips over NATS to usage and its Postgres function, the provider call' +
-        " through the SDK, a token check in the gateway and in ai, the gateway's proxy hop). At a few calls a" +
-        ' second every hop wakes a sleeping process and the code stays cold (too few calls for the JIT): measured' +
-        ' inside ai on this machine, a reserve took 5-9 ms at 1 connection, while the same Postgres function' +
-        ' answers in about 1 ms under pgbench.',
+        " call: the gateway's token check and proxy hop, ai's token check, a reserve and a commit, each a" +
+        ' round trip over NATS to usage and its Postgres function, the provider call through the SDK and its' +
+        " answer's validation. At a few calls a second every one of these hops wakes a sleeping process" +
+        " (`BENCH_TRACE=1` prints each step's span durations; bench/README.md has a breakdown).",
     );
   for (const m of results.filter((r) => r.target === 'gateway' && r.connections > 1)) {
     const ours = Object.entries(m.cpuSeconds)
@@ -442,7 +470,8 @@ function report(results: Measurement[], info: Record<string, string>, notes: str
     '|---|---|',
     ...Object.entries(info).map(([k, v]) => `| ${k} | ${v} |`),
     '',
-    `The fake provider answers every call after a fixed ${PROVIDER_LATENCY_MS} ms. Each row: ${WARMUP_S} s warm-up,`,
+    `The fake provider answers every call after a fixed ${PROVIDER_LATENCY_MS} ms. Before the first row the whole path ran`,
+    `${SYSTEM_WARMUP_S} s at 50 connections (so the JIT has compiled every hop). Each row: ${WARMUP_S} s warm-up,`,
     `then ${DURATION_S} s measured by autocannon (one request in flight per connection, each connection its own`,
     'user). Percentiles are computed from every 2xx response time (sub-millisecond, not autocannon’s',
     `whole-ms histogram). "added" = latency - ${PROVIDER_LATENCY_MS} ms (the target's definition); "over provider" =`,
@@ -556,6 +585,10 @@ export async function runBreakdownBench(): Promise<void> {
     });
     console.log(`postgres: ${pg.origin}, nats: ${nats.origin}, database ${dbName}, nats prefix ${prefix}`);
 
+    if (TRACE) {
+      const sink = (traceSink = await startTraceSink());
+      cleanups.push(() => sink.close());
+    }
     const provider = await startFakeProvider();
     children.push(provider.child);
 
@@ -677,6 +710,9 @@ export async function runBreakdownBench(): Promise<void> {
       if (res.status !== 200 || !(answer.steps ?? answer.choices)?.length)
         throw new Error(`${target.label} answered ${res.status}: ${JSON.stringify(answer)}`);
     }
+
+    const gatewayTarget = targets.find((t) => t.name === 'gateway')!;
+    breakdownsAnswered += (await runCannon(gatewayTarget, 50, SYSTEM_WARMUP_S))['2xx'];
 
     const processes = [gateway, ai, usage, identity, provider.child];
     const loadBefore = loadavg()[0]!;
