@@ -36,6 +36,26 @@ export default tseslint.config(
     ]),
   },
   {
+    // Fastify names an anonymous plugin after its source text, and @fastify/otel copies that name into
+    // every handler span: name route plugins with routePlugin() from @offload/platform/http.
+    files: ['services/*/src/**/*.ts', 'libs/platform/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='register'] > ArrowFunctionExpression",
+          message: 'Name the plugin: app.register(routePlugin(name, async (app) => ...)).',
+        },
+        {
+          selector:
+            "ReturnStatement > ArrowFunctionExpression[params.0.typeAnnotation.typeAnnotation.typeName.name='App']",
+          message: 'Name the route plugin: return routePlugin(name, async (app: App) => ...).',
+        },
+      ],
+    },
+  },
+  {
     files: ['services/*/src/domain/**/*.ts'],
     rules: restrict([
       {

@@ -1,7 +1,7 @@
 import { BreakdownGenerateRequest, BreakdownGenerateResponse } from '@offload/contracts';
 import { requireUser, type TokenVerifier } from '@offload/platform/auth';
 import { AppError } from '@offload/platform/errors';
-import { errorResponse, type App } from '@offload/platform/http';
+import { errorResponse, routePlugin, type App } from '@offload/platform/http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CONSENT_HEADER, hasCloudConsent } from '../domain/consent.js';
 import type { AiProvider } from '../domain/provider.js';
@@ -51,7 +51,7 @@ interface CallState {
  * its body is read, so "response closed before it finished" is the reliable signal.
  */
 export function breakdownRoutes(deps: BreakdownRoutesDeps) {
-  return async (app: App) => {
+  return routePlugin('ai breakdown routes', async (app: App) => {
     const calls = new WeakMap<FastifyRequest, CallState>();
 
     app.addHook('onRequest', requireUser(deps.verifier));
@@ -106,7 +106,7 @@ export function breakdownRoutes(deps: BreakdownRoutesDeps) {
         );
       },
     );
-  };
+  });
 }
 
 function watchDisconnect(reply: FastifyReply, state: CallState) {

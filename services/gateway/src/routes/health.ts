@@ -1,5 +1,5 @@
 import { GatewayHealth } from '@offload/contracts';
-import type { App } from '@offload/platform/http';
+import { routePlugin, type App } from '@offload/platform/http';
 import { checkHealth, type CheckHealthDeps } from '../use-cases/check-health.js';
 
 export interface HealthRoutesDeps extends CheckHealthDeps {
@@ -10,7 +10,7 @@ export interface HealthRoutesDeps extends CheckHealthDeps {
 
 /** `GET /v1/health` (DESIGN 6): the whole system's view for clients and operators. No token needed. */
 export function healthRoutes(deps: HealthRoutesDeps) {
-  return async (app: App) => {
+  return routePlugin('gateway health routes', async (app: App) => {
     app.get(
       '/v1/health',
       {
@@ -31,5 +31,5 @@ export function healthRoutes(deps: HealthRoutesDeps) {
         });
       },
     );
-  };
+  });
 }

@@ -1,7 +1,7 @@
 import proxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy';
 import { bearerToken, type TokenVerifier } from '@offload/platform/auth';
 import { AppError } from '@offload/platform/errors';
-import { sendError, type App } from '@offload/platform/http';
+import { sendError, routePlugin, type App } from '@offload/platform/http';
 import { context, propagation } from '@offload/platform/telemetry';
 import type { ErrorCode } from '@offload/contracts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -56,7 +56,7 @@ const FAILURE_MESSAGES: Partial<Record<ErrorCode, string>> = {
  * and revealing headers; only the gateway's own refusals and failures get the gateway's envelope.
  */
 export function proxyRoutes(deps: ProxyRoutesDeps) {
-  return async (app: App) => {
+  return routePlugin('gateway proxy routes', async (app: App) => {
     const { config } = deps;
     const enforceLimits = await registerRateLimits(app, {
       store: deps.rateLimitStore,
@@ -70,21 +70,23 @@ export function proxyRoutes(deps: ProxyRoutesDeps) {
     const bodyLimits: BodyLimits = { defaultBytes: config.BODY_LIMIT_DEFAULT, byPrefix: config.BODY_LIMITS };
     for (const route of deps.routes) {
       const bodyLimit = bodyLimitFor(bodyLimits, route);
-      await app.register(async (scope) => {
-        // The proxy's catch-all routes are no API of their own: the merged OpenAPI document describes
-        // the services' real operations instead.
-        scope.addHook('onRoute', (options) => {
-          options.schema = { ...options.schema, hide: true };
-        });
-        // Bodies stream to the service unparsed, whatever their type (the proxy adds its pass-through
-        // parsers for `*` and JSON; Fastify's own text/plain parser would buffer those bodies).
-        scope.removeAllContentTypeParsers();
-        scope.addHook('onRequest', guardOf(route, { verifier: deps.verifier, enforceLimits, bodyLimit }));
-        scope.addHook('preParsing', streamingBodyLimit(bodyLimit));
-        await scope.register(proxy, proxyOptions(route, deps, bodyLimit));
-      });
+      await app.register(
+        routePlugin(`gateway proxy ${route.prefix}`, async (scope: App) => {
+          // The proxy's catch-all routes are no API of their own: the merged OpenAPI document describes
+          // the services' real operations instead.
+          scope.addHook('onRoute', (options) => {
+            options.schema = { ...options.schema, hide: true };
+          });
+          // Bodies stream to the service unparsed, whatever their type (the proxy adds its pass-through
+          // parsers for `*` and JSON; Fastify's own text/plain parser would buffer those bodies).
+          scope.removeAllContentTypeParsers();
+          scope.addHook('onRequest', guardOf(route, { verifier: deps.verifier, enforceLimits, bodyLimit }));
+          scope.addHook('preParsing', streamingBodyLimit(bodyLimit));
+          await scope.register(proxy, proxyOptions(route, deps, bodyLimit));
+        }),
+      );
     }
-  };
+  });
 }
 
 /**

@@ -6,7 +6,7 @@ import {
   TokenBundle,
 } from '@offload/contracts';
 import { bearerToken, requireUser, type TokenVerifier } from '@offload/platform/auth';
-import { errorResponse, type App } from '@offload/platform/http';
+import { errorResponse, routePlugin, type App } from '@offload/platform/http';
 import { z } from 'zod';
 import { logOut, type LogOutDeps } from '../use-cases/log-out.js';
 import { logOutEverywhere, type LogOutEverywhereDeps } from '../use-cases/log-out-everywhere.js';
@@ -22,7 +22,7 @@ const noContent = z.null().describe('No content');
 
 /** `/v1/auth/*`: Google sign-in and linking, refresh-token rotation, logout (DESIGN 5). */
 export function authRoutes(deps: AuthRoutesDeps) {
-  return async (app: App) => {
+  return routePlugin('identity auth routes', async (app: App) => {
     app.post(
       '/v1/auth/google',
       {
@@ -116,5 +116,5 @@ export function authRoutes(deps: AuthRoutesDeps) {
         return reply.code(204).send(null);
       },
     );
-  };
+  });
 }

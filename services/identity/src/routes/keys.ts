@@ -1,10 +1,10 @@
 import { Jwks } from '@offload/contracts';
-import type { App } from '@offload/platform/http';
+import { routePlugin, type App } from '@offload/platform/http';
 import type { SigningKeyRing } from '../security/signing-keys.js';
 
 /** Public signing keys, so the gateway and every service verify access tokens locally (DESIGN 5). */
 export function keyRoutes(deps: { keyRing: SigningKeyRing }) {
-  return async (app: App) => {
+  return routePlugin('identity key routes', async (app: App) => {
     app.get(
       '/v1/.well-known/jwks.json',
       {
@@ -17,5 +17,5 @@ export function keyRoutes(deps: { keyRing: SigningKeyRing }) {
       async (_request, reply) =>
         reply.header('cache-control', 'public, max-age=300').send(await deps.keyRing.jwks()),
     );
-  };
+  });
 }

@@ -1,5 +1,5 @@
 import { AnonymousSessionRequest, TokenBundle } from '@offload/contracts';
-import { errorResponse, type App } from '@offload/platform/http';
+import { errorResponse, routePlugin, type App } from '@offload/platform/http';
 import { shortHash } from '../security/hashing.js';
 import {
   createAnonymousSession,
@@ -8,7 +8,7 @@ import {
 
 /** Public session routes (no bearer token). */
 export function sessionRoutes(deps: CreateAnonymousSessionDeps) {
-  return async (app: App) => {
+  return routePlugin('identity session routes', async (app: App) => {
     app.post(
       '/v1/sessions/anonymous',
       {
@@ -43,5 +43,5 @@ export function sessionRoutes(deps: CreateAnonymousSessionDeps) {
         return reply.code(201).header('cache-control', 'no-store').send(bundle);
       },
     );
-  };
+  });
 }

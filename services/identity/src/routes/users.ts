@@ -1,6 +1,6 @@
 import { Erasure, UpdateUserRequest, UserProfile } from '@offload/contracts';
 import { requireUser, type TokenVerifier } from '@offload/platform/auth';
-import { errorResponse, type App } from '@offload/platform/http';
+import { errorResponse, routePlugin, type App } from '@offload/platform/http';
 import { z } from 'zod';
 import { eraseCurrentUser, type EraseCurrentUserDeps } from '../use-cases/erase-current-user.js';
 import { getCurrentUser, type GetCurrentUserDeps } from '../use-cases/get-current-user.js';
@@ -15,7 +15,7 @@ const erasureLocation = (erasureId: string) => `/v1/users/erasures/${erasureId}`
 
 /** Routes about the token's own user; every one needs a valid access token (encapsulated hook). */
 export function userRoutes(deps: UserRoutesDeps) {
-  return async (app: App) => {
+  return routePlugin('identity user routes', async (app: App) => {
     app.addHook('onRequest', requireUser(deps.verifier));
 
     app.get(
@@ -82,12 +82,12 @@ export function userRoutes(deps: UserRoutesDeps) {
           .send(erasure);
       },
     );
-  };
+  });
 }
 
 /** Erasure progress: public, addressed by the unguessable erasure id the DELETE answered with. */
 export function erasureRoutes(deps: EraseCurrentUserDeps) {
-  return async (app: App) => {
+  return routePlugin('identity erasure routes', async (app: App) => {
     app.get(
       '/v1/users/erasures/:erasure_id',
       {
@@ -103,5 +103,5 @@ export function erasureRoutes(deps: EraseCurrentUserDeps) {
           .header('cache-control', 'no-store')
           .send(await getErasure(deps, { erasureId: request.params.erasure_id })),
     );
-  };
+  });
 }

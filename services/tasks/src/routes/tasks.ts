@@ -1,6 +1,6 @@
 import { CreateTaskRequest, IdParams, PageQuery, Task, TaskPage } from '@offload/contracts';
 import { requireUser, type TokenVerifier } from '@offload/platform/auth';
-import { errorResponse, type App } from '@offload/platform/http';
+import { errorResponse, routePlugin, type App } from '@offload/platform/http';
 import { createTask, type CreateTaskDeps } from '../use-cases/create-task.js';
 import { getTask } from '../use-cases/get-task.js';
 import { listTasks } from '../use-cases/list-tasks.js';
@@ -13,7 +13,7 @@ const errors = { 401: errorResponse, 404: errorResponse, 422: errorResponse };
 
 /** Thin routes: validate, call one use-case, reply. Every route needs a user (encapsulated hook). */
 export function taskRoutes(deps: TaskRoutesDeps) {
-  return async (app: App) => {
+  return routePlugin('tasks routes', async (app: App) => {
     app.addHook('onRequest', requireUser(deps.verifier));
 
     app.post(
@@ -63,5 +63,5 @@ export function taskRoutes(deps: TaskRoutesDeps) {
       },
       async (request) => getTask(deps, { userId: request.user.userId, id: request.params.id }),
     );
-  };
+  });
 }

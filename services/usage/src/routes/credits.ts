@@ -1,6 +1,6 @@
 import { CreditBalance } from '@offload/contracts';
 import { requireUser, type TokenVerifier } from '@offload/platform/auth';
-import { errorResponse, type App } from '@offload/platform/http';
+import { errorResponse, routePlugin, type App } from '@offload/platform/http';
 import { getCreditBalance, type GetCreditBalanceDeps } from '../use-cases/get-credit-balance.js';
 
 export interface CreditRoutesDeps extends GetCreditBalanceDeps {
@@ -9,7 +9,7 @@ export interface CreditRoutesDeps extends GetCreditBalanceDeps {
 
 /** Thin routes: every route needs a user (encapsulated hook). */
 export function creditRoutes(deps: CreditRoutesDeps) {
-  return async (app: App) => {
+  return routePlugin('usage credit routes', async (app: App) => {
     app.addHook('onRequest', requireUser(deps.verifier));
 
     app.get(
@@ -24,5 +24,5 @@ export function creditRoutes(deps: CreditRoutesDeps) {
       },
       async (request) => getCreditBalance(deps, { userId: request.user.userId }),
     );
-  };
+  });
 }

@@ -1,6 +1,6 @@
 import { PageQuery, ReconcileRequest, ReconcileResponse, UsageMeterPage } from '@offload/contracts';
 import { requireUser, type TokenVerifier } from '@offload/platform/auth';
-import { errorResponse, type App } from '@offload/platform/http';
+import { errorResponse, routePlugin, type App } from '@offload/platform/http';
 import { listUsage, type ListUsageDeps } from '../use-cases/list-usage.js';
 import { reconcileUsage, type ReconcileUsageDeps } from '../use-cases/reconcile-usage.js';
 
@@ -12,7 +12,7 @@ const errors = { 401: errorResponse, 422: errorResponse };
 
 /** Thin routes for the meters (DESIGN 8). Every route needs a user (encapsulated hook). */
 export function usageRoutes(deps: UsageRoutesDeps) {
-  return async (app: App) => {
+  return routePlugin('usage routes', async (app: App) => {
     app.addHook('onRequest', requireUser(deps.verifier));
 
     app.post(
@@ -53,5 +53,5 @@ export function usageRoutes(deps: UsageRoutesDeps) {
           cursor: request.query.cursor,
         }),
     );
-  };
+  });
 }
