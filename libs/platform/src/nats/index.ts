@@ -331,7 +331,10 @@ export function serveRpc<Req extends z.ZodType, Res extends z.ZodType>(
           }
           msg.respond(JSON.stringify(reply));
         },
-      );
+      ).catch((error: unknown) => {
+        // The connection closed under the reply (a stop or a broker restart): the caller times out.
+        options.logger.warn({ rpc: def.subject, error: errorClassOf(error) }, 'rpc reply not sent');
+      });
     }
   })();
   return { stop: () => sub.unsubscribe() };
