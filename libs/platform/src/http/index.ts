@@ -22,7 +22,8 @@ import { sendError } from './error-handler.js';
 
 export { envelopeOf, sendError, toAppError } from './error-handler.js';
 export { requestIdFrom } from './request-id.js';
-export { notAvailableYet, routePlugin, type NotAvailableYetOptions } from './not-available-yet.js';
+export { notAvailableYet, type NotAvailableYetOptions } from './not-available-yet.js';
+export { routePlugin } from './route-plugin.js';
 export type { ZodTypeProvider } from '@fastify/type-provider-zod';
 
 export type App = FastifyInstance<
