@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { derivedRolePassword, provisionServiceRole } from '@offload/platform/db';
 import { createLogger } from '@offload/platform/logger';
 import type { App } from '@offload/platform/http';
 import { createTestInfra, LogCapture, type TestInfra } from '@offload/testing';
@@ -111,7 +112,7 @@ export interface RunningSystem {
 
 /**
  * Starts every service and the gateway in this process, each on its own 127.0.0.1 port, against one
- * database (a schema per service, as `npm start` does) and one NATS namespace of the test file's own.
+ * database (a schema and a role per service, as `npm start` does) and one NATS namespace of the test file's own.
  * Requests go over real HTTP; only the processes are shared.
  */
 export async function startSystem(options: SystemOptions = {}): Promise<RunningSystem> {
@@ -138,7 +139,14 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const urls = {} as Record<ServiceName, string>;
   for (const [name, def] of Object.entries(SERVICES) as [ServiceName, ServiceDefinition][]) {
     const logger = createLogger({ service: name, level: env.LOG_LEVEL, destination: logs });
-    const service = await def.start({ ...env, PORT: '0' }, logger);
+    // Each service connects as its own role, as `npm start` runs it (DESIGN 2): one that reaches for
+    // another service's schema, or for DDL, fails here.
+    const databaseUrl = await provisionServiceRole({
+      adminUrl: infra.databaseUrl,
+      schema: name,
+      password: derivedRolePassword(infra.databaseUrl, name),
+    });
+    const service = await def.start({ ...env, DATABASE_URL: databaseUrl, PORT: '0' }, logger);
     urls[name] = await service.app.listen({ port: 0, host: '127.0.0.1' });
     started.push(service);
   }

@@ -88,3 +88,10 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   if (e?.code === '23505') return constraint === undefined || e.constraint_name === constraint;
   return e?.cause !== undefined && isUniqueViolation(e.cause, constraint);
 }
+
+export {
+  derivedRolePassword,
+  provisionServiceRole,
+  serviceRoleName,
+  serviceRoleUrl,
+} from './service-role.js';
