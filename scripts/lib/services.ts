@@ -85,6 +85,35 @@ export async function migrateAll(
   );
 }
 
+/**
+ * Gives every service its own Postgres role (DESIGN 2, ADR 0001) once the schemas are migrated, and
+ * returns the URL each service connects with. `passwordFor` says which password a service's role gets;
+ * a service it answers `undefined` for keeps `databaseUrl` (the migrating role).
+ */
+export async function provisionRoles(
+  databaseUrl: string,
+  passwordFor: (service: BackendService) => string | undefined,
+): Promise<Record<BackendService, string>> {
+  const { provisionServiceRole } = await import('@offload/platform/db');
+  const urls = {} as Record<BackendService, string>;
+  for (const service of BACKEND_SERVICES) {
+    const password = passwordFor(service);
+    try {
+      urls[service] = password
+        ? await provisionServiceRole({ adminUrl: databaseUrl, schema: service, password })
+        : databaseUrl;
+    } catch (error) {
+      throw new LauncherError(`creating the "${service}" role failed: ${describeError(error)}`);
+    }
+  }
+  return urls;
+}
+
+/** The variable that holds a service's role password for `npm run migrate` (e.g. USAGE_DB_PASSWORD). */
+export function rolePasswordVariable(service: BackendService): string {
+  return `${service.toUpperCase()}_DB_PASSWORD`;
+}
+
 /** One line for an error, without credentials that connection errors sometimes quote. */
 export function describeError(error: unknown): string {
   const e = error as { message?: string; code?: string; name?: string };

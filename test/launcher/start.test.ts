@@ -169,6 +169,8 @@ describe('npm start', () => {
     gatewayUrl = (await first.waitFor(/Gateway\s+(http:\/\/\S+)/, 50_000))[1]!;
     expect(gatewayUrl).toBe(`http://127.0.0.1:${gatewayPort}`);
     expect(first.output()).toContain(`Docs     ${gatewayUrl}/docs`);
+    // One Postgres role per service (DESIGN 2).
+    expect(first.output()).toContain('each service connects as its own role');
 
     const health = await json(`${gatewayUrl}/v1/health`);
     expect(health.status).toBe(200);
