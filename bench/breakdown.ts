@@ -568,6 +568,19 @@ export async function runBreakdownBench(): Promise<void> {
       };
       await migrate(databaseUrl);
     }
+    // Each service as its own Postgres role, as `npm start` runs it (ADR 0001).
+    const { derivedRolePassword, provisionServiceRole } = await import('@offload/platform/db');
+    const roleUrl = (schema: string) =>
+      provisionServiceRole({
+        adminUrl: databaseUrl,
+        schema,
+        password: derivedRolePassword(databaseUrl, schema),
+      });
+    const databaseUrls = {
+      identity: await roleUrl('identity'),
+      usage: await roleUrl('usage'),
+      ai: await roleUrl('ai'),
+    };
     const prefix = `benchbd${suffix}`;
     const { connectBus } = await import('@offload/platform/nats');
     const { createLogger } = await import('@offload/platform/logger');
@@ -593,7 +606,6 @@ export async function runBreakdownBench(): Promise<void> {
     children.push(provider.child);
 
     const common = {
-      DATABASE_URL: databaseUrl,
       NATS_URL: nats.url,
       NATS_SUBJECT_PREFIX: prefix,
       HOST: '127.0.0.1',
@@ -609,17 +621,20 @@ export async function runBreakdownBench(): Promise<void> {
     const url = (port: number) => `http://127.0.0.1:${port}`;
     const identity = startService('identity', 'services/identity/src/server.ts', {
       ...common,
+      DATABASE_URL: databaseUrls.identity,
       PORT: String(ports.identity),
       // Setup creates one session per connection from one address.
       SESSION_RATE_LIMIT_PER_IP: '1000000',
     });
     const usage = startService('usage', 'services/usage/src/server.ts', {
       ...common,
+      DATABASE_URL: databaseUrls.usage,
       PORT: String(ports.usage),
       FREE_MONTHLY_AI_ACTIONS: '1000000',
     });
     const ai = startService('ai', 'services/ai/src/server.ts', {
       ...common,
+      DATABASE_URL: databaseUrls.ai,
       PORT: String(ports.ai),
       OPENAI_API_KEY: 'sk-bench',
       OPENAI_BASE_URL: provider.baseUrl,
