@@ -14,6 +14,20 @@ const commaList = (value: string) =>
     .map((v) => v.trim())
     .filter((v) => v.length > 0);
 
+/** A key-encryption key: 32 bytes as base64 or base64url; empty is unset. Never echoed in an error. */
+const keyEncryptionKey = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined || value.trim() === '') return undefined;
+    const key = parseKeyEncryptionKey(value);
+    if (!key) {
+      ctx.addIssue({ code: 'custom', message: 'must be 32 bytes as base64 or base64url' });
+      return z.NEVER;
+    }
+    return key;
+  });
+
 export const IdentityEnv = baseServiceEnv
   .extend({
     PORT: env.port(3001),
@@ -56,19 +70,17 @@ export const IdentityEnv = baseServiceEnv
      * e.g. `openssl rand -base64 32`. Unset: they are stored plain (and identity warns at start). The value
      * never appears in an error message.
      */
-    SIGNING_KEY_ENCRYPTION_KEY: z
-      .string()
-      .optional()
-      .transform((value, ctx) => {
-        if (value === undefined || value.trim() === '') return undefined;
-        const key = parseKeyEncryptionKey(value);
-        if (!key) {
-          ctx.addIssue({ code: 'custom', message: 'must be 32 bytes as base64 or base64url' });
-          return z.NEVER;
-        }
-        return key;
-      })
-      .describe('32-byte key (base64) that encrypts the private signing keys at rest'),
+    SIGNING_KEY_ENCRYPTION_KEY: keyEncryptionKey.describe(
+      '32-byte key (base64) that encrypts the private signing keys at rest',
+    ),
+    /**
+     * The key-encryption key before SIGNING_KEY_ENCRYPTION_KEY, while it changes: it still opens the keys
+     * it sealed, and identity seals them again with the new one at start (ADR 0011). Remove it once every
+     * replica runs with the new key.
+     */
+    SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS: keyEncryptionKey.describe(
+      'the previous SIGNING_KEY_ENCRYPTION_KEY, while the key changes (keys are re-sealed at start)',
+    ),
     /** Session issuance limits (DESIGN 5): per client IP and per install id, per window. */
     SESSION_RATE_LIMIT_PER_IP: bounded(8, 1, 1_000_000),
     SESSION_RATE_LIMIT_PER_INSTALL_ID: bounded(4, 1, 1_000_000),

@@ -70,7 +70,10 @@ export async function createIdentityRuntime(
   const logger = overrides.logger ?? createLogger({ service: 'identity', level: config.LOG_LEVEL });
   const database = createDatabase({ url: config.DATABASE_URL, schema: 'identity' }, schema);
   const signingKeyRepository = createSigningKeyRepository(database);
-  const sealer = createPrivateKeySealer(config.SIGNING_KEY_ENCRYPTION_KEY);
+  const sealer = createPrivateKeySealer(
+    config.SIGNING_KEY_ENCRYPTION_KEY,
+    config.SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS,
+  );
   if (!sealer.encrypts) {
     logger.warn('SIGNING_KEY_ENCRYPTION_KEY is not set: the private signing keys are stored unencrypted');
   }

@@ -173,13 +173,60 @@ describe('private signing keys encrypted at rest (SIGNING_KEY_ENCRYPTION_KEY)', 
     await stopRuntime(runtime);
   });
 
+  it('changes the key-encryption key in place: with the previous one given, every key is sealed again', async () => {
+    const before = await startRuntime({ SIGNING_KEY_ENCRYPTION_KEY: kek });
+    const old = await anonymousSession(before);
+    const sealedBefore = new Map((await storedPrivateKeys(before)).map((r) => [r.kid, r.private_jwk.data]));
+    await stopRuntime(before);
+
+    const next = randomBytes(32).toString('base64');
+    const during = await startRuntime({
+      SIGNING_KEY_ENCRYPTION_KEY: next,
+      SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS: kek,
+    });
+    const rows = await storedPrivateKeys(during);
+    expect(rows.map((r) => r.kid).sort()).toEqual([...sealedBefore.keys()].sort());
+    for (const row of rows) {
+      expect(row.private_jwk.sealed).toBe('A256GCM.v1');
+      expect(row.private_jwk.data).not.toBe(sealedBefore.get(row.kid));
+    }
+    // Same keys: the active one keeps signing, and tokens issued before still verify.
+    const verifier = createTokenVerifier({ source: () => during.keyRing.jwks() });
+    await expect(verifier.verify(old.session_token)).resolves.toMatchObject({ userId: old.user_id });
+    expect(during.keyRing.active.kid).toBe(decodeProtectedHeader(old.session_token).kid);
+    await stopRuntime(during);
+
+    // Afterwards the new key alone opens every key, and the old one alone none.
+    const after = await startRuntime({ SIGNING_KEY_ENCRYPTION_KEY: next });
+    await anonymousSession(after);
+    await stopRuntime(after);
+    await expect(startRuntime({ SIGNING_KEY_ENCRYPTION_KEY: kek })).rejects.toThrow(
+      /SIGNING_KEY_ENCRYPTION_KEY does not open signing key/,
+    );
+    // A previous key that is not the one the keys were sealed with does not help.
+    await expect(
+      startRuntime({
+        SIGNING_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS: kek,
+      }),
+    ).rejects.toThrow(/neither SIGNING_KEY_ENCRYPTION_KEY nor SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS opens/);
+    // Back to the key the rest of this file uses.
+    const back = await startRuntime({
+      SIGNING_KEY_ENCRYPTION_KEY: kek,
+      SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS: next,
+    });
+    await stopRuntime(back);
+  });
+
   it('rejects a key of the wrong size at start, without printing it', () => {
     const short = randomBytes(16).toString('base64');
-    expect(() => config({ SIGNING_KEY_ENCRYPTION_KEY: short })).toThrow(/SIGNING_KEY_ENCRYPTION_KEY/);
-    try {
-      config({ SIGNING_KEY_ENCRYPTION_KEY: short });
-    } catch (error) {
-      expect((error as Error).message).not.toContain(short);
+    for (const name of ['SIGNING_KEY_ENCRYPTION_KEY', 'SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS']) {
+      expect(() => config({ [name]: short })).toThrow(new RegExp(name));
+      try {
+        config({ [name]: short });
+      } catch (error) {
+        expect((error as Error).message).not.toContain(short);
+      }
     }
   });
 });

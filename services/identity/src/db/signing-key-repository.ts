@@ -50,7 +50,7 @@ export function createSigningKeyRepository(database: Database<IdentitySchema>) {
      * Rewrites the private half of every key `needsSealing` picks with what `seal` makes of it, under the
      * key lock (replicas starting together seal each key once). Returns how many changed.
      */
-    async sealPlainKeys(
+    async resealKeys(
       needsSealing: (key: SigningKeyRow) => boolean,
       seal: (key: SigningKeyRow) => Record<string, unknown>,
     ): Promise<number> {

@@ -29,7 +29,10 @@ try {
   const result = await rotateSigningKey(
     {
       signingKeyRepository: createSigningKeyRepository(database),
-      sealer: createPrivateKeySealer(config.SIGNING_KEY_ENCRYPTION_KEY),
+      sealer: createPrivateKeySealer(
+        config.SIGNING_KEY_ENCRYPTION_KEY,
+        config.SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS,
+      ),
     },
     { activationDelaySeconds: delay },
   );

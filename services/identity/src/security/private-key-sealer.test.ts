@@ -54,6 +54,42 @@ describe('private key sealer', () => {
     );
   });
 
+  it('opens what the previous key-encryption key sealed, and says which stored keys to seal again', () => {
+    const previous = randomBytes(32);
+    const current = randomBytes(32);
+    const byPrevious = createPrivateKeySealer(previous).seal('kid-1', jwk);
+    const sealer = createPrivateKeySealer(current, previous);
+    expect(sealer.open('kid-1', byPrevious)).toEqual(jwk);
+    const byCurrent = sealer.seal('kid-1', jwk);
+    // Sealing always uses the current key.
+    expect(createPrivateKeySealer(current).open('kid-1', byCurrent)).toEqual(jwk);
+    expect(() => createPrivateKeySealer(previous).open('kid-1', byCurrent)).toThrow(SigningKeySealError);
+    expect(sealer.needsResealing('kid-1', byPrevious)).toBe(true);
+    expect(sealer.needsResealing('kid-1', jwk)).toBe(true);
+    expect(sealer.needsResealing('kid-1', byCurrent)).toBe(false);
+    // Without a key-encryption key nothing is sealed, so nothing needs it.
+    expect(createPrivateKeySealer(undefined).needsResealing('kid-1', jwk)).toBe(false);
+  });
+
+  it('refuses a previous key without a current one, and names neither key when none opens', () => {
+    expect(() => createPrivateKeySealer(undefined, randomBytes(32))).toThrow(
+      /SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS needs SIGNING_KEY_ENCRYPTION_KEY/,
+    );
+    const current = randomBytes(32);
+    const previous = randomBytes(32);
+    const stranger = createPrivateKeySealer(randomBytes(32)).seal('kid-1', jwk);
+    const sealer = createPrivateKeySealer(current, previous);
+    expect(() => sealer.open('kid-1', stranger)).toThrow(
+      /neither SIGNING_KEY_ENCRYPTION_KEY nor SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS opens signing key kid-1/,
+    );
+    try {
+      sealer.open('kid-1', stranger);
+    } catch (error) {
+      for (const key of [current, previous])
+        expect((error as Error).message).not.toContain(key.toString('base64'));
+    }
+  });
+
   it('opens a key stored plain before encryption was turned on', () => {
     expect(createPrivateKeySealer(randomBytes(32)).open('kid-1', jwk)).toEqual(jwk);
   });

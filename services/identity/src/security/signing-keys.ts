@@ -106,9 +106,10 @@ export async function loadSigningKeyRing(deps: {
 
   await deps.signingKeyRepository.ensureSigningKey(() => generateSigningKey(deps.sealer));
   if (deps.sealer.encrypts) {
-    await deps.signingKeyRepository.sealPlainKeys(
-      (key) => !deps.sealer.isSealed(key.privateJwk),
-      (key) => deps.sealer.seal(key.kid, key.privateJwk),
+    // Keys stored plain, or sealed by the previous key-encryption key, are sealed with the current one.
+    await deps.signingKeyRepository.resealKeys(
+      (key) => deps.sealer.needsResealing(key.kid, key.privateJwk),
+      (key) => deps.sealer.seal(key.kid, deps.sealer.open(key.kid, key.privateJwk)),
     );
   }
   await reload();
