@@ -1,4 +1,5 @@
 import type { JwksSource } from '@offload/platform/auth';
+import { derivedRolePassword, provisionServiceRole } from '@offload/platform/db';
 import type { App } from '@offload/platform/http';
 import { createLogger, type Logger } from '@offload/platform/logger';
 import { createTestInfra, type TestInfra } from './infra.js';
@@ -38,9 +39,18 @@ export async function buildTestApp<Config, Runtime extends { close(): Promise<vo
   const infra = await createTestInfra();
   const signer = await createTestSigner();
   const logs = new LogCapture();
-  await service.migrate?.(infra.databaseUrl);
+  let databaseUrl = infra.databaseUrl;
+  if (service.migrate) {
+    await service.migrate(infra.databaseUrl);
+    // The service connects as its own role, as in `npm start` (ADR 0001); the test keeps `infra`'s URL.
+    databaseUrl = await provisionServiceRole({
+      adminUrl: infra.databaseUrl,
+      schema: service.name,
+      password: derivedRolePassword(infra.databaseUrl, service.name),
+    });
+  }
   const config = service.loadConfig({
-    DATABASE_URL: infra.databaseUrl,
+    DATABASE_URL: databaseUrl,
     NATS_URL: infra.natsUrl,
     NATS_SUBJECT_PREFIX: infra.natsPrefix,
     ...options.env,

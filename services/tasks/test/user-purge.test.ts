@@ -9,6 +9,7 @@ import {
 } from '@offload/testing';
 import { purgeUserData } from '@offload/platform/erasure';
 import { and, eq } from 'drizzle-orm';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activity, inbox, outbox, tasks } from '../src/db/schema.js';
 import { createUserDataRepository } from '../src/db/user-data-repository.js';
@@ -158,7 +159,8 @@ describe('tasks__user_purge', () => {
 
   it('retries a purge the database refused, and confirms once it can (no dead letter)', async () => {
     const { userId } = await userWithTasks(1);
-    const sql = t.runtime.database.sql;
+    // DDL as the admin: the service's own role may not (ADR 0001).
+    const sql = postgres(t.infra.databaseUrl, { max: 1, onnotice: () => {} });
     await sql`alter table tasks.activity rename to activity_away`;
     const request = await probe.requestErasure(userId);
     try {
@@ -171,6 +173,7 @@ describe('tasks__user_purge', () => {
       expect(probe.confirmations(request.data.erasure_id)).toHaveLength(0);
     } finally {
       await sql`alter table tasks.activity_away rename to activity`;
+      await sql.end();
     }
     const confirmation = await probe.confirmation(request.data.erasure_id, 15_000);
     expect(confirmation.data.erased).toEqual({ tasks: 1, activity: 1 });
