@@ -36,7 +36,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { cpuSeconds, rssMb, sleep } from './lib/proc.js';
+import { cpuSeconds, percentile, rssMb, sleep } from './lib/proc.js';
 import { startTraceSink, type TraceSink } from './lib/trace-sink.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -246,9 +246,6 @@ interface Measurement {
   /** CPU seconds used during the measured run, per process (or group). */
   cpuSeconds: Record<string, number>;
 }
-
-const percentile = (sorted: number[], p: number) =>
-  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN;
 
 function runCannon(target: Target, connections: number, duration: number, latencies?: number[]) {
   let next = 0;
@@ -562,25 +559,16 @@ export async function runBreakdownBench(): Promise<void> {
     const dbName = `bench_breakdown_${suffix}`;
     const databaseUrl = await infra.ensureDatabase(pg.adminUrl, dbName);
     cleanups.push(() => infra.dropDatabase(pg.adminUrl, dbName));
+    // Each service migrated, then connecting as its own Postgres role, as `npm start` runs it (ADR 0001).
+    const { provisionServiceRole } = await import('@offload/platform/db');
+    const databaseUrls = {} as Record<'identity' | 'usage' | 'ai', string>;
     for (const service of ['identity', 'usage', 'ai'] as const) {
       const { migrate } = (await import(`@offload/${service}/migrate`)) as {
         migrate(url: string): Promise<void>;
       };
       await migrate(databaseUrl);
+      databaseUrls[service] = await provisionServiceRole({ adminUrl: databaseUrl, schema: service });
     }
-    // Each service as its own Postgres role, as `npm start` runs it (ADR 0001).
-    const { derivedRolePassword, provisionServiceRole } = await import('@offload/platform/db');
-    const roleUrl = (schema: string) =>
-      provisionServiceRole({
-        adminUrl: databaseUrl,
-        schema,
-        password: derivedRolePassword(databaseUrl, schema),
-      });
-    const databaseUrls = {
-      identity: await roleUrl('identity'),
-      usage: await roleUrl('usage'),
-      ai: await roleUrl('ai'),
-    };
     const prefix = `benchbd${suffix}`;
     const { connectBus } = await import('@offload/platform/nats');
     const { createLogger } = await import('@offload/platform/logger');

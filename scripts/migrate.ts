@@ -14,6 +14,7 @@ import {
   provisionRoles,
   redactUrls,
   rolePasswordVariable,
+  type BackendService,
 } from './lib/services.js';
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -29,8 +30,9 @@ try {
   console.log(
     `migrated ${BACKEND_SERVICES.length} schemas in ${redactUrls(databaseUrl)} in ${Date.now() - started} ms`,
   );
-  const withRoles = BACKEND_SERVICES.filter((service) => process.env[rolePasswordVariable(service)]);
-  await provisionRoles(databaseUrl, (service) => process.env[rolePasswordVariable(service)] || undefined);
+  const passwordOf = (service: BackendService) => process.env[rolePasswordVariable(service)] || undefined;
+  await provisionRoles(databaseUrl, passwordOf);
+  const withRoles = BACKEND_SERVICES.filter(passwordOf);
   if (withRoles.length)
     console.log(`roles granted their schemas: ${withRoles.map((s) => `offload_${s}`).join(', ')}`);
 } catch (error) {

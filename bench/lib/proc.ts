@@ -4,6 +4,10 @@ import type { AddressInfo, Server } from 'node:net';
 /** Helpers the benchmarks share: reading a process's resources from /proc, small async utilities. */
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The p-th percentile (nearest rank) of ascending `sorted`; NaN when it is empty. */
+export const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN;
+
 /** Resident set size of a process in MB, from /proc (0 when it is gone). */
 export function rssMb(pid: number): number {
   try {

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { listen } from './proc.js';
+import { listen, percentile } from './proc.js';
 
 /**
  * A local OTLP/HTTP (JSON) receiver for exploring where a benchmark's time goes: services started with
@@ -62,16 +62,14 @@ export async function startTraceSink(): Promise<TraceSink> {
     url: `http://127.0.0.1:${port}`,
     reset: () => void (durations = new Map()),
     summary() {
-      const at = (sorted: number[], p: number) =>
-        sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
       const rows = [...durations.entries()]
         .map(([key, list]) => [key, list.sort((a, b) => a - b)] as const)
-        .sort((a, b) => at(b[1], 50) - at(a[1], 50));
+        .sort((a, b) => percentile(b[1], 50) - percentile(a[1], 50));
       return rows
         .map(
           ([key, s]) =>
-            `${key.padEnd(56)} n=${String(s.length).padEnd(6)} p50 ${at(s, 50).toFixed(2).padStart(8)}` +
-            ` p90 ${at(s, 90).toFixed(2).padStart(8)} p99 ${at(s, 99).toFixed(2).padStart(8)} ms`,
+            `${key.padEnd(56)} n=${String(s.length).padEnd(6)} p50 ${percentile(s, 50).toFixed(2).padStart(8)}` +
+            ` p90 ${percentile(s, 90).toFixed(2).padStart(8)} p99 ${percentile(s, 99).toFixed(2).padStart(8)} ms`,
         )
         .join('\n');
     },

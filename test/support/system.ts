@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { derivedRolePassword, provisionServiceRole } from '@offload/platform/db';
+import { provisionServiceRole } from '@offload/platform/db';
 import { createLogger } from '@offload/platform/logger';
 import type { App } from '@offload/platform/http';
 import { createTestInfra, LogCapture, type TestInfra } from '@offload/testing';
@@ -141,11 +141,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     const logger = createLogger({ service: name, level: env.LOG_LEVEL, destination: logs });
     // Each service connects as its own role, as `npm start` runs it (DESIGN 2): one that reaches for
     // another service's schema, or for DDL, fails here.
-    const databaseUrl = await provisionServiceRole({
-      adminUrl: infra.databaseUrl,
-      schema: name,
-      password: derivedRolePassword(infra.databaseUrl, name),
-    });
+    const databaseUrl = await provisionServiceRole({ adminUrl: infra.databaseUrl, schema: name });
     const service = await def.start({ ...env, DATABASE_URL: databaseUrl, PORT: '0' }, logger);
     urls[name] = await service.app.listen({ port: 0, host: '127.0.0.1' });
     started.push(service);

@@ -1,5 +1,5 @@
 import type { JwksSource } from '@offload/platform/auth';
-import { derivedRolePassword, provisionServiceRole } from '@offload/platform/db';
+import { provisionServiceRole } from '@offload/platform/db';
 import type { App } from '@offload/platform/http';
 import { createLogger, type Logger } from '@offload/platform/logger';
 import { createTestInfra, type TestInfra } from './infra.js';
@@ -43,11 +43,7 @@ export async function buildTestApp<Config, Runtime extends { close(): Promise<vo
   if (service.migrate) {
     await service.migrate(infra.databaseUrl);
     // The service connects as its own role, as in `npm start` (ADR 0001); the test keeps `infra`'s URL.
-    databaseUrl = await provisionServiceRole({
-      adminUrl: infra.databaseUrl,
-      schema: service.name,
-      password: derivedRolePassword(infra.databaseUrl, service.name),
-    });
+    databaseUrl = await provisionServiceRole({ adminUrl: infra.databaseUrl, schema: service.name });
   }
   const config = service.loadConfig({
     DATABASE_URL: databaseUrl,

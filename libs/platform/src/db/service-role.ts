@@ -38,42 +38,39 @@ export function serviceRoleUrl(adminUrl: string, schema: string, password: strin
  * on every table, sequences, EXECUTE on its functions, and the same for tables later migrations add
  * (default privileges of the migrating role). Run it after the schema's migrations, as a role that may
  * create roles (the admin). Idempotent, and safe to run from several processes at once. Returns the URL
- * the service should use.
+ * the service should use. Without a `password`, the role gets the local default (`derivedRolePassword`).
  */
 export async function provisionServiceRole(options: {
   adminUrl: string;
   schema: string;
-  password: string;
+  password?: string;
 }): Promise<string> {
   const role = serviceRoleName(options.schema);
   const schema = options.schema;
+  const password = options.password ?? derivedRolePassword(options.adminUrl, schema);
   const sql = postgres(options.adminUrl, { max: 1, onnotice: () => {} });
   try {
-    await ensureRole(sql, role, options.password);
-    const [{ db }] = (await sql`select current_database() as db`) as unknown as [{ db: string }];
+    await ensureRole(sql, role, password);
+    const [row] = await sql<{ db: string }[]>`select current_database() as db`;
+    const on = ident(schema);
     await sql.begin(async (tx) => {
       // Serialises concurrent grants in this database (they would race on the catalog rows).
       await tx`select pg_advisory_xact_lock(hashtext(${`offload-role:${role}`}))`;
-      await tx.unsafe(`grant connect, temporary on database ${ident(db)} to ${role}`);
-      await tx.unsafe(`grant usage on schema ${ident(schema)} to ${role}`);
-      await tx.unsafe(
-        `grant select, insert, update, delete on all tables in schema ${ident(schema)} to ${role}`,
-      );
-      await tx.unsafe(`grant usage, select, update on all sequences in schema ${ident(schema)} to ${role}`);
-      await tx.unsafe(`grant execute on all functions in schema ${ident(schema)} to ${role}`);
-      await tx.unsafe(
-        `alter default privileges in schema ${ident(schema)} grant select, insert, update, delete on tables to ${role}`,
-      );
-      await tx.unsafe(
-        `alter default privileges in schema ${ident(schema)} grant usage, select, update on sequences to ${role}`,
-      );
-      await tx.unsafe(
-        `alter default privileges in schema ${ident(schema)} grant execute on functions to ${role}`,
-      );
-      // drizzle's bookkeeping is the migrating role's business.
-      await tx.unsafe(`revoke all on table ${ident(schema)}."__migrations" from ${role}`);
+      // One round trip: no parameters, so the statements go as one simple query.
+      await tx.unsafe(`
+        grant connect, temporary on database ${ident(row!.db)} to ${role};
+        grant usage on schema ${on} to ${role};
+        grant select, insert, update, delete on all tables in schema ${on} to ${role};
+        grant usage, select, update on all sequences in schema ${on} to ${role};
+        grant execute on all functions in schema ${on} to ${role};
+        alter default privileges in schema ${on} grant select, insert, update, delete on tables to ${role};
+        alter default privileges in schema ${on} grant usage, select, update on sequences to ${role};
+        alter default privileges in schema ${on} grant execute on functions to ${role};
+        -- drizzle's bookkeeping is the migrating role's business.
+        revoke all on table ${on}."__migrations" from ${role};
+      `);
     });
-    return serviceRoleUrl(options.adminUrl, schema, options.password);
+    return serviceRoleUrl(options.adminUrl, schema, password);
   } finally {
     await sql.end({ timeout: 5 });
   }

@@ -125,9 +125,10 @@ export async function publishEvent(
       },
     },
     async () => {
-      const h = natsHeaders();
-      for (const [k, v] of Object.entries(currentTraceHeaders())) h.set(k, v);
-      await bus.js.publish(bus.subject(event.type), JSON.stringify(event), { msgID: event.id, headers: h });
+      await bus.js.publish(bus.subject(event.type), JSON.stringify(event), {
+        msgID: event.id,
+        headers: traceContextHeaders(),
+      });
     },
   );
 }
@@ -273,6 +274,13 @@ export async function startConsumer<T extends EventType>(
   };
 }
 
+/** NATS headers carrying the active span's context (`traceparent`), for the receiver to continue. */
+function traceContextHeaders(): MsgHdrs {
+  const h = natsHeaders();
+  for (const [k, v] of Object.entries(currentTraceHeaders())) h.set(k, v);
+  return h;
+}
+
 function headersToRecord(h: MsgHdrs | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!h) return out;
@@ -350,13 +358,11 @@ export async function callRpc<Req extends z.ZodType, Res extends z.ZodType>(
     `rpc ${def.subject}`,
     { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'rpc.method': def.subject } },
     async () => {
-      const h = natsHeaders();
-      for (const [k, v] of Object.entries(currentTraceHeaders())) h.set(k, v);
       try {
         const msg = await bus.nc.request(
           bus.subject(`rpc.${def.subject}`),
           JSON.stringify(def.request.parse(req)),
-          { timeout: options.timeoutMs ?? 3_000, headers: h },
+          { timeout: options.timeoutMs ?? 3_000, headers: traceContextHeaders() },
         );
         return msg.json<RpcReply<unknown>>();
       } catch (error) {
