@@ -60,15 +60,15 @@ async function eventsOf(who: Caller) {
   return rows.map((r) => r.payload.data);
 }
 
-/** Sends a request over a real socket and hangs up once the provider has it. */
-async function sendAndHangUp(who: Caller, whenReceived: number) {
+/** Sends a request over a real socket and hangs up once the provider has it (or once `until` holds). */
+async function sendAndHangUp(who: Caller, whenReceived: number, until?: () => boolean) {
   const req = httpRequest(`${baseUrl}${BREAKDOWN_URL}`, {
     method: 'POST',
     headers: { ...who.headers, 'content-type': 'application/json' },
   });
   req.on('error', () => undefined);
   req.end(JSON.stringify(breakdownBody()));
-  await eventually(async () => fake.received.length >= whenReceived, 5_000, 10);
+  await eventually(async () => (until ? until() : fake.received.length >= whenReceived), 5_000, 10);
   const hungUpAt = performance.now();
   req.destroy();
   return hungUpAt;
@@ -156,6 +156,28 @@ describe('charging: reserve before the provider, commit only on success', () => 
     // And it was not retried.
     await new Promise((r) => setTimeout(r, 500));
     expect(fake.received).toHaveLength(1);
+  });
+
+  it('a client that leaves while the quota is being reserved: the provider is never called, the hold is returned', async () => {
+    const who = await caller(t);
+    const resume = usage.pauseReserves();
+    try {
+      await sendAndHangUp(who, 0, () =>
+        usage.calls.some(
+          (c) => c.rpc === 'reserve' && (c.body as { user_id: string }).user_id === who.userId,
+        ),
+      );
+      // The hang-up reaches the service while the reserve is still unanswered.
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      resume();
+    }
+    await eventually(async () => usage.released(who.userId) === 1, 5_000, 10);
+    expect(usage.held(who.userId)).toBe(0);
+    expect(usage.committed(who.userId)).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.received).toHaveLength(0);
+    expect(usage.committed(who.userId)).toBe(0);
   });
 
   it('a client that leaves during a retry wait stops the retries and is not charged', async () => {

@@ -50,8 +50,12 @@ export async function startFakeUsage(infra: TestInfra, options: { quota?: number
       .filter((h) => h.userId === userId && states.includes(h.state))
       .reduce((sum, h) => sum + h.amount, 0);
 
+  // While set, reserves wait for it before answering (a slow usage service).
+  let reservesPaused: Promise<void> | undefined;
+
   const reserve = async (req: ReserveRequest) => {
     calls.push({ rpc: 'reserve', body: req });
+    await reservesPaused;
     if (req.resource.kind !== 'meter') throw new Error('fake usage only meters');
     const existing = holds.get(req.operation_id);
     const quota = quotas.get(req.user_id) ?? defaultQuota;
@@ -101,6 +105,15 @@ export async function startFakeUsage(infra: TestInfra, options: { quota?: number
     calls,
     holds,
     setQuota: (userId: string, quota: number) => void quotas.set(userId, quota),
+    /** Holds every reserve's answer until the returned function is called. */
+    pauseReserves(): () => void {
+      let resume!: () => void;
+      reservesPaused = new Promise<void>((r) => (resume = r));
+      return () => {
+        reservesPaused = undefined;
+        resume();
+      };
+    },
     /** Units charged to the user (committed holds). */
     committed: (userId: string) => countOf(userId, ['committed']),
     /** Units still held (neither committed nor released). */

@@ -45,7 +45,8 @@ interface CallState {
  *   handler       5. inference limit (429)  6. size (413)  7. provider  8. charge (commit)
  * A hold taken in step 3 is released by whoever ends the request without success: the use-case for steps
  * 5-8, the `onSend` hook for a rejected body (before the error is written), and the response's `close`
- * for a client that disconnects at any point. Releases are idempotent.
+ * for a client that disconnects at any point, the reserve itself included (the request then ends
+ * there). Releases are idempotent.
  *
  * Client disconnect is detected on the response: Node (since 16) emits the request's `close` as soon as
  * its body is read, so "response closed before it finished" is the reliable signal.
@@ -64,14 +65,24 @@ export function breakdownRoutes(deps: BreakdownRoutesDeps) {
       }
     });
     app.addHook('preParsing', async (request, reply, payload) => {
+      // Watched before the reserve: a client can leave while it is on its way.
+      const cancel = new AbortController();
+      watchDisconnect(reply, cancel);
       const hold = await reserveAiQuota(deps, {
         user: request.user,
         feature: BREAKDOWN_FEATURE,
         log: request.log,
       });
-      const state: CallState = { hold, cancel: new AbortController() };
-      calls.set(request, state);
-      watchDisconnect(reply, state);
+      calls.set(request, { hold, cancel });
+      if (cancel.signal.aborted) {
+        // Gone during the reserve: return the unit and end here. Nobody reads an answer, and the body of
+        // a closed request never finishes arriving (Fastify would wait for it for ever).
+        await hold.release();
+        request.log.info({ operation_id: hold.operationId }, 'client left during the quota reserve');
+        reply.hijack();
+        return payload;
+      }
+      cancel.signal.addEventListener('abort', () => void hold.release(), { once: true });
       return payload;
     });
     app.addHook('onSend', async (request, reply, payload) => {
@@ -109,10 +120,9 @@ export function breakdownRoutes(deps: BreakdownRoutesDeps) {
   });
 }
 
-function watchDisconnect(reply: FastifyReply, state: CallState) {
+/** Aborts `cancel` when the response closes before it finished: the client went away. */
+function watchDisconnect(reply: FastifyReply, cancel: AbortController) {
   reply.raw.once('close', () => {
-    if (reply.raw.writableFinished) return;
-    state.cancel.abort();
-    void state.hold.release();
+    if (!reply.raw.writableFinished) cancel.abort();
   });
 }
