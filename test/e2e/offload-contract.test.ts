@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { BREAKDOWN_LIMITS } from '@offload/contracts';
-import { fakeReplies, startFakeOpenAi, type FakeOpenAi } from '@offload/testing';
+import { eventually, fakeReplies, startFakeOpenAi, type FakeOpenAi } from '@offload/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { anonymousSession, call, type JsonResponse } from '../support/http.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
@@ -348,6 +349,31 @@ describe('consent, quota and charging through the gateway', () => {
     expect((await breakdown(who, validBody())).status).toBe(200);
     expect((await breakdown(who, validBody())).status).toBe(200);
     expect(await charged(who)).toBe(QUOTA);
+  });
+
+  it('a client that hangs up at the gateway cancels the provider call, and the unit it held comes back', async () => {
+    const who = await newDevice();
+    fake.setDefault(fakeReplies.hang());
+    const req = httpRequest(`${url}${BREAKDOWN}`, {
+      method: 'POST',
+      headers: { ...CONSENT, authorization: `Bearer ${who.token}`, 'content-type': 'application/json' },
+    });
+    req.on('error', () => undefined);
+    req.end(JSON.stringify(validBody()));
+    await eventually(async () => fake.received.length === 1, 10_000, 10);
+    const hungUpAt = performance.now();
+    req.destroy();
+
+    // ai's provider request is aborted long before its 2 s attempt timeout, and not retried.
+    await eventually(async () => fake.received[0]!.closedByClient, 5_000, 10);
+    expect(performance.now() - hungUpAt).toBeLessThan(1_500);
+    await eventually(async () => {
+      const rows = await system.sql<{ status: string }[]>`
+        select status from usage.reservations where user_id = ${who.userId}`;
+      return rows.length === 1 && rows[0]!.status === 'released';
+    }, 5_000);
+    expect(fake.received).toHaveLength(1);
+    expect(await charged(who)).toBe(0);
   });
 });
 

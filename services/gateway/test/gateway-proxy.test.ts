@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { App } from '@offload/platform/http';
-import { createTestSigner } from '@offload/testing';
+import { createTestSigner, eventually } from '@offload/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { PROXY_ROUTES } from '../src/domain/routes.js';
@@ -331,6 +331,40 @@ describe('upstream failures', () => {
       expect(res.json().error.code).toBe('gateway_timeout');
     } finally {
       upstreams.usage!.override = undefined;
+    }
+  });
+
+  it('cancels the service call when the client hangs up before the answer, without logging a failure', async () => {
+    let seenAt = 0;
+    let closedAt = 0;
+    const logsBefore = gateway.logs.lines.length;
+    upstreams.ai!.override = async (_request, reply) => {
+      seenAt = performance.now();
+      // Never answers: only a cancellation (or the 500 ms upstream timeout) ends this request.
+      await new Promise<void>((resolve) => reply.raw.once('close', resolve));
+      closedAt = performance.now();
+      return reply;
+    };
+    try {
+      const req = httpRequest(`${gatewayUrl}/v1/ai/breakdown/generate`, {
+        method: 'POST',
+        headers: { ...bearer(await signer.token()), ...CONSENT, 'content-type': 'application/json' },
+      });
+      req.on('error', () => undefined);
+      req.end(JSON.stringify({ input_text: 'plan the week', granularity: 2 }));
+      await eventually(async () => seenAt > 0, 5_000, 5);
+      req.destroy();
+      await eventually(async () => closedAt > 0, 5_000, 5);
+      // Closed by the hang-up, well before the upstream timeout would have cut it.
+      expect(closedAt - seenAt).toBeLessThan(400);
+      await sleep(100);
+      const lines = gateway.logs.parsed().slice(logsBefore);
+      expect(lines.filter((l) => l.msg === 'request failed')).toEqual([]);
+      expect(lines.some((l) => l.msg === 'client closed the request; the service call was cancelled')).toBe(
+        true,
+      );
+    } finally {
+      upstreams.ai!.override = undefined;
     }
   });
 

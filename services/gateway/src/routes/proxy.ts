@@ -24,6 +24,7 @@ import {
 } from '../plugins/body-limit.js';
 import type { RateLimitStore } from '../plugins/rate-limit-store.js';
 import { registerRateLimits, type EnforceRateLimits } from '../plugins/rate-limits.js';
+import { cancellablePool, clientGone, watchClient, withCancelSignal } from '../plugins/upstream-cancel.js';
 
 export interface ProxyRoutesDeps {
   verifier: TokenVerifier;
@@ -53,7 +54,8 @@ const FAILURE_MESSAGES: Partial<Record<ErrorCode, string>> = {
  * One `@fastify/http-proxy` registration per row of the route table, each in its own encapsulated
  * scope, so every check is a hook of exactly the proxies it belongs to (STYLE: no global URL-prefix
  * checks). Upstream responses, error envelopes included, pass through untouched apart from hop-by-hop
- * and revealing headers; only the gateway's own refusals and failures get the gateway's envelope.
+ * and revealing headers; only the gateway's own refusals and failures get the gateway's envelope. A
+ * client that hangs up cancels the service call (plugins/upstream-cancel.ts).
  */
 export function proxyRoutes(deps: ProxyRoutesDeps) {
   return routePlugin('gateway proxy routes', async (app: App) => {
@@ -81,6 +83,8 @@ export function proxyRoutes(deps: ProxyRoutesDeps) {
           // parsers for `*` and JSON; Fastify's own text/plain parser would buffer those bodies).
           scope.removeAllContentTypeParsers();
           scope.addHook('onRequest', guardOf(route, { verifier: deps.verifier, enforceLimits, bodyLimit }));
+          // Past the guard: a client that hangs up from here on cancels the service call.
+          scope.addHook('onRequest', watchClient);
           scope.addHook('preParsing', streamingBodyLimit(bodyLimit));
           await scope.register(proxy, proxyOptions(route, deps, bodyLimit));
         }),
@@ -155,13 +159,14 @@ function proxyOptions(route: ProxyRoute, deps: ProxyRoutesDeps, bodyLimit: numbe
     prefix: route.prefix,
     // Services serve the same public paths, so the prefix is forwarded as it is.
     rewritePrefix: route.prefix,
-    undici: {
+    // Its requests abort when their client hangs up (plugins/upstream-cancel.ts).
+    undici: cancellablePool(deps.upstreams[route.service], {
       connections: deps.config.PROXY_CONNECTIONS,
       pipelining: 1,
       headersTimeout: deps.config.UPSTREAM_TIMEOUT_MS,
       // An idle timeout between body chunks, never a total one: SSE streams run as long as they talk.
       bodyTimeout: deps.config.UPSTREAM_IDLE_TIMEOUT_MS,
-    },
+    }),
     destroyAgent: true,
     disableRequestLogging: true,
     replyOptions,
@@ -188,7 +193,7 @@ function proxyOptions(route: ProxyRoute, deps: ProxyRoutesDeps, bodyLimit: numbe
 function forwardedHeaders(request: FastifyRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders {
   for (const name of Object.keys(headers)) if (isStrippedRequestHeader(name)) delete headers[name];
   for (const field of propagation.fields()) delete headers[field];
-  return Object.assign(headers, gatewayHeaders(request));
+  return withCancelSignal(request, Object.assign(headers, gatewayHeaders(request)));
 }
 
 /**
@@ -211,6 +216,12 @@ const gatewayHeaders = (request: FastifyRequest) => ({
 
 /** The envelope for a failed upstream call; the error handler logs its code and root cause. */
 function failUpstream(reply: FastifyReply, error: Error, bodyLimit: number) {
+  if (clientGone(reply.request)) {
+    // Cancelled because the client left: nobody reads an answer, and it is no failure of the service.
+    reply.request.log.info('client closed the request; the service call was cancelled');
+    reply.hijack();
+    return;
+  }
   if (passedBodyLimit(reply.request)) {
     // The upload was stopped on purpose: the body passed the cap while streaming.
     reply.header('connection', 'close');
