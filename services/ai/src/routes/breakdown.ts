@@ -45,8 +45,8 @@ interface CallState {
  *   handler       5. inference limit (429)  6. size (413)  7. provider  8. charge (commit)
  * A hold taken in step 3 is released by whoever ends the request without success: the use-case for steps
  * 5-8, the `onSend` hook for a rejected body (before the error is written), and the response's `close`
- * for a client that disconnects at any point, the reserve itself included (the request then ends
- * there). Releases are idempotent.
+ * for a client that disconnects at any point (watched from the first hook on; a client gone before or
+ * during the reserve ends the request there). Releases are idempotent.
  *
  * Client disconnect is detected on the response: Node (since 16) emits the request's `close` as soon as
  * its body is read, so "response closed before it finished" is the reliable signal.
@@ -54,7 +54,12 @@ interface CallState {
 export function breakdownRoutes(deps: BreakdownRoutesDeps) {
   return routePlugin('ai breakdown routes', async (app: App) => {
     const calls = new WeakMap<FastifyRequest, CallState>();
+    const cancels = new WeakMap<FastifyRequest, AbortController>();
 
+    // First of all: a client can leave during any later step (the token check, the reserve).
+    app.addHook('onRequest', async (request, reply) => {
+      cancels.set(request, watchDisconnect(reply));
+    });
     app.addHook('onRequest', requireUser(deps.verifier));
     app.addHook('onRequest', async (request) => {
       if (!hasCloudConsent(request.headers[CONSENT_HEADER])) {
@@ -65,9 +70,10 @@ export function breakdownRoutes(deps: BreakdownRoutesDeps) {
       }
     });
     app.addHook('preParsing', async (request, reply, payload) => {
-      // Watched before the reserve: a client can leave while it is on its way.
-      const cancel = new AbortController();
-      watchDisconnect(reply, cancel);
+      const cancel = cancels.get(request)!;
+      // Gone already, or during the reserve: end here (returning the unit). Nobody reads an answer, and
+      // the body of a closed request never finishes arriving (Fastify would wait for it for ever).
+      if (cancel.signal.aborted) return endForGoneClient(request, reply, payload);
       const hold = await reserveAiQuota(deps, {
         user: request.user,
         feature: BREAKDOWN_FEATURE,
@@ -75,12 +81,8 @@ export function breakdownRoutes(deps: BreakdownRoutesDeps) {
       });
       calls.set(request, { hold, cancel });
       if (cancel.signal.aborted) {
-        // Gone during the reserve: return the unit and end here. Nobody reads an answer, and the body of
-        // a closed request never finishes arriving (Fastify would wait for it for ever).
         await hold.release();
-        request.log.info({ operation_id: hold.operationId }, 'client left during the quota reserve');
-        reply.hijack();
-        return payload;
+        return endForGoneClient(request, reply, payload);
       }
       cancel.signal.addEventListener('abort', () => void hold.release(), { once: true });
       return payload;
@@ -120,9 +122,19 @@ export function breakdownRoutes(deps: BreakdownRoutesDeps) {
   });
 }
 
-/** Aborts `cancel` when the response closes before it finished: the client went away. */
-function watchDisconnect(reply: FastifyReply, cancel: AbortController) {
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) cancel.abort();
-  });
+/** An AbortController that aborts when the response closes before it finished: the client went away. */
+function watchDisconnect(reply: FastifyReply): AbortController {
+  const controller = new AbortController();
+  if (reply.raw.destroyed) controller.abort();
+  else
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+  return controller;
+}
+
+function endForGoneClient<T>(request: FastifyRequest, reply: FastifyReply, payload: T): T {
+  request.log.info('client left before the body was read; the call ends here');
+  reply.hijack();
+  return payload;
 }
