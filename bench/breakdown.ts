@@ -1,13 +1,15 @@
 /**
  * Breakdown benchmark (issue 4): `POST /v1/ai/breakdown/generate` through the gateway, with the fake
  * OpenAI-compatible provider (libs/testing) answering after a fixed 200 ms. Measures, at 50 and 500
- * concurrent connections (3 s warm-up, then 10 s measured, autocannon), the latency the system adds over
+ * concurrent connections (3 s warm-up, then 10 s measured, autocannon; the connections' starts spread
+ * over 200 ms, bench/lib/load.ts), the latency the system adds over
  * the provider's 200 ms (p50, p99), req/s and the peak RSS of every process, and writes them with the
  * machine's details to bench/breakdown.md. Target: <= 5 ms added at p99 at 50 connections. Before the
  * first row the whole path is warmed for 5 s at 50 connections; each row then has its own 3 s warm-up.
  *
  * Rows, each at both connection counts:
  *   - provider alone: the fake provider called directly (its 200 ms plus HTTP on loopback),
+ *   - bare path: the same hops with none of our code (bench/lib/bare-path.ts), the topology's floor,
  *   - ai direct: the ai service called directly (token check, quota reserve/commit over NATS in usage,
  *     provider call, outbox row),
  *   - gateway -> ai: the same through the gateway (the path clients use).
@@ -35,7 +37,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import { runLoad } from './lib/load.js';
 import { cpuSeconds, percentile, rssMb, sleep } from './lib/proc.js';
 import { startTraceSink, type TraceSink } from './lib/trace-sink.js';
 
@@ -67,38 +69,6 @@ const TELEMETRY = process.env.BENCH_TELEMETRY !== 'off';
 const TRACE = process.env.BENCH_TRACE === '1';
 let traceSink: TraceSink | undefined;
 const TARGET_ADDED_P99_MS = 5;
-
-// ---------------------------------------------------------------------------------------------------
-// autocannon, as this bench drives it (bench/autocannon.d.ts types only the simple call).
-
-interface CannonClient {
-  setHeaders(headers: Record<string, string>): void;
-}
-interface CannonOptions {
-  url: string;
-  connections: number;
-  duration: number;
-  method: 'POST';
-  headers: Record<string, string>;
-  body: string;
-  timeout: number;
-  setupClient?: (client: CannonClient) => void;
-}
-interface CannonResult {
-  requests: { average: number; total: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  statusCodeStats: Record<string, { count: number }>;
-  '2xx': number;
-}
-interface CannonTracker extends PromiseLike<CannonResult> {
-  on(
-    event: 'response',
-    listener: (client: unknown, statusCode: number, bytes: number, responseTimeMs: number) => void,
-  ): void;
-}
-const cannon = autocannon as unknown as (options: CannonOptions) => CannonTracker;
 
 // ---------------------------------------------------------------------------------------------------
 // Child processes and /proc sampling
@@ -189,35 +159,54 @@ async function runFakeProvider(): Promise<void> {
   process.once('SIGINT', stop);
 }
 
-async function startFakeProvider(): Promise<{ child: Child; baseUrl: string }> {
-  const child = startNode(
-    'provider',
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--fake-provider'],
-    {},
-    true,
-  );
-  const baseUrl = await new Promise<string>((resolve, reject) => {
+/** Starts a node process that prints one JSON line when it serves, and returns that line. */
+async function startAnnounced<T>(name: string, args: string[], env: Record<string, string>) {
+  const child = startNode(name, args, env, true);
+  const line = await new Promise<T>((resolve, reject) => {
     let buffer = '';
-    const timer = setTimeout(
-      () => reject(new Error(`fake provider did not start:\n${child.stderr()}`)),
-      30_000,
-    );
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${child.stderr()}`)), 30_000);
     child.process.stdout!.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
-      const line = buffer.split('\n').find((l) => l.startsWith('{'));
-      if (!line) return;
+      const json = buffer.split('\n').find((l) => l.startsWith('{'));
+      if (!json) return;
       clearTimeout(timer);
-      resolve((JSON.parse(line) as { baseUrl: string }).baseUrl);
+      resolve(JSON.parse(json) as T);
     });
-    child.process.once('exit', () => reject(new Error(`fake provider exited:\n${child.stderr()}`)));
+    child.process.once('exit', () => reject(new Error(`${name} exited:\n${child.stderr()}`)));
   });
-  return { child, baseUrl };
+  return { child, line };
+}
+
+async function startFakeProvider(): Promise<{ child: Child; baseUrl: string }> {
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--fake-provider'];
+  const { child, line } = await startAnnounced<{ baseUrl: string }>('provider', args, {});
+  return { child, baseUrl: line.baseUrl };
+}
+
+/**
+ * The bare path (bench/lib/bare-path.ts): the same hops as a breakdown, to the same provider, Postgres
+ * and NATS, with none of our code; its processes are named "bare *".
+ */
+async function startBarePath(env: {
+  natsUrl: string;
+  subject: string;
+  databaseUrl: string;
+  providerUrl: string;
+}) {
+  const entry = join(ROOT, 'bench', 'lib', 'bare-path.ts');
+  const common = { BARE_NATS_URL: env.natsUrl, BARE_SUBJECT: env.subject };
+  const start = <T>(role: string, extra: Record<string, string>) =>
+    startAnnounced<T>(`bare ${role}`, ['--import', 'tsx', entry, role], { ...common, ...extra });
+  const usage = await start<{ ready: true }>('usage', { BARE_DATABASE_URL: env.databaseUrl });
+  const ai = await start<{ url: string }>('ai', { BARE_PROVIDER_URL: env.providerUrl });
+  const gateway = await start<{ url: string }>('gateway', { BARE_AI_URL: ai.line.url });
+  return { children: [usage.child, ai.child, gateway.child], url: gateway.line.url };
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Measuring
 
-type TargetName = 'provider' | 'ai' | 'gateway';
+type TargetName = 'provider' | 'bare' | 'ai' | 'gateway';
 
 interface Target {
   name: TargetName;
@@ -243,34 +232,26 @@ interface Measurement {
   p99: number;
   max: number;
   rssMb: Record<string, number>;
+  /** Wall-clock length of the measured run (its connections start spread over one provider latency). */
+  seconds: number;
   /** CPU seconds used during the measured run, per process (or group). */
   cpuSeconds: Record<string, number>;
 }
 
-function runCannon(target: Target, connections: number, duration: number, latencies?: number[]) {
-  let next = 0;
-  const tracker = cannon({
+function runCannon(target: Target, connections: number, duration: number) {
+  return runLoad({
     url: target.url,
     connections,
     duration,
-    method: 'POST',
-    headers: target.headers,
     body: target.body,
-    timeout: 30,
-    ...(target.perConnection
-      ? {
-          setupClient: (client: CannonClient) =>
-            client.setHeaders({ ...target.headers, ...target.perConnection!(next++) }),
-        }
-      : {}),
+    headers: target.headers,
+    ...(target.perConnection ? { perConnection: target.perConnection } : {}),
+    spreadMs: PROVIDER_LATENCY_MS,
   });
-  if (latencies) {
-    tracker.on('response', (_client, statusCode, _bytes, ms) => {
-      if (statusCode >= 200 && statusCode < 300) latencies.push(ms);
-    });
-  }
-  return tracker;
 }
+
+/** Targets that run real breakdowns (charged by usage), not the provider alone or the bare path. */
+const isBreakdown = (target: Target) => target.name === 'ai' || target.name === 'gateway';
 
 /** Breakdowns answered 2xx so far (warm-ups included), to compare with what usage charged. */
 let breakdownsAnswered = 0;
@@ -304,7 +285,7 @@ interface CpuSource {
 
 async function measure(target: Target, connections: number, processes: Child[]): Promise<Measurement> {
   const warmup = await runCannon(target, connections, WARMUP_S);
-  if (target.name !== 'provider') breakdownsAnswered += warmup['2xx'];
+  if (isBreakdown(target)) breakdownsAnswered += warmup.ok;
   const peak: Record<string, number> = {};
   const sample = () => {
     for (const p of processes) peak[p.name] = Math.max(peak[p.name] ?? 0, rssMb(p.pid));
@@ -326,8 +307,10 @@ async function measure(target: Target, connections: number, processes: Child[]):
   }
   const cpuBefore = sources.map((source) => source.seconds());
   const busyBefore = machineBusySeconds();
-  const latencies: number[] = [];
-  const result = await runCannon(target, connections, DURATION_S, latencies);
+  const startedAt = performance.now();
+  const result = await runCannon(target, connections, DURATION_S);
+  const seconds = (performance.now() - startedAt) / 1000;
+  const { latencies } = result;
   clearInterval(sampler);
   sample();
   const cpuSecondsUsed = Object.fromEntries(
@@ -336,37 +319,35 @@ async function measure(target: Target, connections: number, processes: Child[]):
   // Whatever else ran on the machine meanwhile (other workloads share these cores).
   const ours = Object.values(cpuSecondsUsed).reduce((a, b) => a + b, 0);
   cpuSecondsUsed['others*'] = Math.max(0, machineBusySeconds() - busyBefore - ours);
-  if (target.name !== 'provider') breakdownsAnswered += result['2xx'];
+  if (isBreakdown(target)) breakdownsAnswered += result.ok;
   if (traceSink) {
     await sleep(1_500);
     console.log(traceSink.summary());
   }
-  latencies.sort((a, b) => a - b);
   const m: Measurement = {
     target: target.name,
     label: target.label,
     connections,
-    rps: result.requests.average,
-    requests: result.requests.total,
-    failures: result.errors + result.timeouts + result.non2xx,
-    statusCodes: Object.entries(result.statusCodeStats)
-      .map(([code, { count }]) => `${code}: ${count}`)
-      .join(', '),
+    rps: result.rps,
+    requests: result.requests,
+    failures: result.failures,
+    statusCodes: result.statusCodes,
     p50: percentile(latencies, 50),
     p90: percentile(latencies, 90),
     p99: percentile(latencies, 99),
     max: latencies.at(-1) ?? NaN,
     rssMb: peak,
+    seconds,
     cpuSeconds: cpuSecondsUsed,
   };
   console.log(
     `${m.label.padEnd(16)} c=${String(connections).padEnd(4)} ${m.rps.toFixed(0)} req/s` +
       ` p50 ${m.p50.toFixed(1)} p90 ${m.p90.toFixed(1)} p99 ${m.p99.toFixed(1)} ms` +
       ` (added ${(m.p50 - PROVIDER_LATENCY_MS).toFixed(1)} / ${(m.p99 - PROVIDER_LATENCY_MS).toFixed(1)})` +
-      ` | ${m.statusCodes} | errors ${result.errors} timeouts ${result.timeouts} | cpu ${Object.entries(
+      ` | ${m.statusCodes} | errors, timeouts and non-2xx ${result.failures} | cpu ${Object.entries(
         cpuSecondsUsed,
       )
-        .map(([k, v]) => `${k} ${((v / DURATION_S) * 100).toFixed(0)}%`)
+        .map(([k, v]) => `${k} ${((v / seconds) * 100).toFixed(0)}%`)
         .join(' ')}`,
   );
   return m;
@@ -376,12 +357,28 @@ async function measure(target: Target, connections: number, processes: Child[]):
 // Report
 
 /**
+ * CPU milliseconds one call cost over the processes a path runs through, Postgres and NATS included:
+ * `ours` = the gateway, ai, usage and identity; `bare` = the bare path's processes.
+ */
+function cpuPerCall(m: Measurement, path: 'ours' | 'bare'): number {
+  const shared = ['postgres*', 'nats-server*'];
+  const own = (name: string) =>
+    path === 'bare'
+      ? name.startsWith('bare ')
+      : !name.startsWith('bare ') && !['provider', 'load generator', 'others*'].includes(name);
+  const used = Object.entries(m.cpuSeconds)
+    .filter(([name]) => shared.includes(name) || own(name))
+    .reduce((total, [, seconds]) => total + seconds, 0);
+  return (used * 1000) / Math.max(1, m.requests);
+}
+
+/**
  * What the figures say, from the run itself: the cost of one breakdown without queueing (1 connection),
  * and the CPU one breakdown costs over every process, hence the most this machine can serve.
  */
 function analysis(results: Measurement[]): string[] {
   const lines: string[] = [];
-  const others = results.map((m) => ((m.cpuSeconds['others*'] ?? 0) / DURATION_S) * 100);
+  const others = results.map((m) => ((m.cpuSeconds['others*'] ?? 0) / m.seconds) * 100);
   if (others.length) {
     const mean = others.reduce((a, b) => a + b, 0) / others.length;
     lines.push(
@@ -401,18 +398,36 @@ function analysis(results: Measurement[]): string[] {
         " answer's validation. At a few calls a second every one of these hops wakes a sleeping process" +
         " (`BENCH_TRACE=1` prints each step's span durations; bench/README.md has a breakdown).",
     );
+  const bare = results.filter((r) => r.target === 'bare');
+  if (bare.length)
+    lines.push(
+      '- The bare path (bench/lib/bare-path.ts) runs the same hops with none of our code: a Fastify proxy,' +
+        ' a Fastify route that makes two NATS requests, each answered after one trivial Postgres statement,' +
+        " and the provider over fetch. It is the floor of the design's topology on this machine: " +
+        bare
+          .map(
+            (m) =>
+              `at ${m.connections} connection${m.connections > 1 ? 's' : ''} +${(m.p50 - PROVIDER_LATENCY_MS).toFixed(1)} ms` +
+              ` at p50 and +${(m.p99 - PROVIDER_LATENCY_MS).toFixed(1)} ms at p99` +
+              ` (${cpuPerCall(m, 'bare').toFixed(1)} ms of CPU per call, Postgres and NATS included)`,
+          )
+          .join('; ') +
+        '.',
+    );
   for (const m of results.filter((r) => r.target === 'gateway' && r.connections > 1)) {
-    const ours = Object.entries(m.cpuSeconds)
-      .filter(([name]) => !['provider', 'load generator', 'others*'].includes(name))
-      .reduce((total, [, used]) => total + used, 0);
-    const msPerCall = (ours * 1000) / Math.max(1, m.requests);
+    const msPerCall = cpuPerCall(m, 'ours');
     const ceiling = (cpus().length * 1000) / msPerCall;
     const offered = m.connections / (PROVIDER_LATENCY_MS / 1000);
+    const busy = (names: string[]) => names.reduce((t, name) => t + (m.cpuSeconds[name] ?? 0), 0) / m.seconds;
+    const cores = (msPerCall * m.requests) / 1000 / m.seconds;
+    const harness = busy(['provider', 'load generator', 'others*']);
     lines.push(
       `- At ${m.connections} connections one breakdown cost ${msPerCall.toFixed(1)} ms of CPU over the gateway,` +
         ` ai, usage, identity, Postgres and NATS: ${cpus().length} cores serve at most ~${ceiling.toFixed(0)} calls/s,` +
         ` while ${m.connections} connections waiting 200 ms each offer up to ${offered.toFixed(0)}/s; measured` +
-        ` ${m.rps.toFixed(0)}/s. ${ceiling < offered ? 'CPU-bound: the added latency is queueing.' : 'Not CPU-bound.'}`,
+        ` ${m.rps.toFixed(0)}/s, which kept ${cores.toFixed(2)} of the ${cpus().length} cores busy (the provider, the load` +
+        ` generator and other work ${harness.toFixed(2)} more) and ai's one event loop ${(busy(['ai']) * 100).toFixed(0)}% busy:` +
+        ' the latency added beyond the bare path is mostly waiting for CPU.',
     );
   }
   return lines;
@@ -449,7 +464,7 @@ function report(results: Measurement[], info: Record<string, string>, notes: str
       ...processNames.map((p) => (m.rssMb[p] ?? 0).toFixed(0)),
       ...cpuNames.map((p) => {
         const used = m.cpuSeconds[p] ?? 0;
-        return `${((used / DURATION_S) * 100).toFixed(0)}% / ${((used * 1000) / Math.max(1, m.requests)).toFixed(2)}`;
+        return `${((used / m.seconds) * 100).toFixed(0)}% / ${((used * 1000) / Math.max(1, m.requests)).toFixed(2)}`;
       }),
     ].join(' | '),
   );
@@ -470,7 +485,8 @@ function report(results: Measurement[], info: Record<string, string>, notes: str
     `The fake provider answers every call after a fixed ${PROVIDER_LATENCY_MS} ms. Before the first row the whole path ran`,
     `${SYSTEM_WARMUP_S} s at 50 connections (so the JIT has compiled every hop). Each row: ${WARMUP_S} s warm-up,`,
     `then ${DURATION_S} s measured by autocannon (one request in flight per connection, each connection its own`,
-    'user). Percentiles are computed from every 2xx response time (sub-millisecond, not autocannon’s',
+    `user; the connections' first requests spread over ${PROVIDER_LATENCY_MS} ms, as independent users arrive, not all`,
+    'at once). Percentiles are computed from every 2xx response time (sub-millisecond, not autocannon’s',
     `whole-ms histogram). "added" = latency - ${PROVIDER_LATENCY_MS} ms (the target's definition); "over provider" =`,
     'latency - the same percentile of the provider called directly at the same concurrency (so the HTTP',
     'cost of reaching the provider is not counted as ours).',
@@ -655,6 +671,14 @@ export async function runBreakdownBench(): Promise<void> {
     children.push(gateway);
     await waitUntilOk(`${url(ports.gateway)}/health/live`, gateway);
 
+    const bare = await startBarePath({
+      natsUrl: nats.url,
+      subject: `${prefix}.bare`,
+      databaseUrl,
+      providerUrl: provider.baseUrl,
+    });
+    children.push(...bare.children);
+
     const users = Math.max(...CONNECTIONS);
     const started = Date.now();
     const tokens = await createSessions(url(ports.identity), users);
@@ -683,6 +707,13 @@ export async function runBreakdownBench(): Promise<void> {
         url: `${provider.baseUrl}/chat/completions`,
         body: providerBody,
         headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench' },
+      },
+      {
+        name: 'bare',
+        label: 'bare path',
+        url: `${bare.url}/v1/ai/breakdown/generate`,
+        body,
+        headers: aiHeaders,
       },
       {
         name: 'ai',
@@ -715,9 +746,9 @@ export async function runBreakdownBench(): Promise<void> {
     }
 
     const gatewayTarget = targets.find((t) => t.name === 'gateway')!;
-    breakdownsAnswered += (await runCannon(gatewayTarget, 50, SYSTEM_WARMUP_S))['2xx'];
+    breakdownsAnswered += (await runCannon(gatewayTarget, 50, SYSTEM_WARMUP_S)).ok;
 
-    const processes = [gateway, ai, usage, identity, provider.child];
+    const processes = [gateway, ai, usage, identity, provider.child, ...bare.children];
     const loadBefore = loadavg()[0]!;
     const results: Measurement[] = [];
     for (const connections of CONNECTIONS)
@@ -727,11 +758,23 @@ export async function runBreakdownBench(): Promise<void> {
     // Every successful breakdown was charged once (warm-ups included); calls cut off when a run ended
     // may have been charged without autocannon counting their answer.
     const sql = (await import('postgres')).default(databaseUrl, { max: 1, onnotice: () => {} });
+    // Calls still queued in ai when the last run stopped finish (their clients gone: released) first.
+    const openHolds = async () =>
+      (
+        await sql<{ n: number }[]>`select count(*)::int as n from usage.reservations where status = 'held'`
+      )[0]!.n;
+    const settleStarted = Date.now();
+    let holds = await openHolds();
+    while (holds > 0 && Date.now() - settleStarted < 20_000) {
+      await sleep(500);
+      holds = await openHolds();
+    }
+    const settledMs = Date.now() - settleStarted;
     const [meter] = await sql<{ n: number }[]>`select coalesce(sum(count), 0)::int as n from usage.meters`;
-    const [holds] = await sql<{ n: number }[]>`
-      select count(*)::int as n from usage.reservations where status = 'held'`;
     await sql.end();
-    console.log(`answered ${breakdownsAnswered} (+2 probes), charged ${meter!.n}, open holds ${holds!.n}`);
+    console.log(
+      `answered ${breakdownsAnswered} (+2 probes), charged ${meter!.n}, open holds ${holds} after ${settledMs} ms`,
+    );
 
     const notes = [
       'Setup: identity, usage, ai and the gateway as child processes, as `npm start` runs them',
@@ -749,8 +792,8 @@ export async function runBreakdownBench(): Promise<void> {
       'The load generator, Postgres, NATS, the provider and every service share the same cores.',
       '',
       `Charging check after the run: autocannon counted ${breakdownsAnswered} answered breakdowns (warm-ups`,
-      `included) plus 2 correctness probes; usage.meters holds ${meter!.n} charged units and`,
-      `${holds!.n} open holds. Calls cut off when a run stopped may be charged without autocannon counting`,
+      `included) plus 2 correctness probes; usage.meters holds ${meter!.n} charged units and, ${(settledMs / 1000).toFixed(1)} s`,
+      `after the last run, ${holds} open holds. Calls cut off when a run stopped may be charged without autocannon counting`,
       'their answer, never the other way round.',
     ];
     const markdown = `${report(
