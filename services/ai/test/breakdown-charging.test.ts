@@ -180,6 +180,30 @@ describe('charging: reserve before the provider, commit only on success', () => 
     expect(usage.committed(who.userId)).toBe(0);
   });
 
+  it('a client that leaves during the token check: nothing is reserved and the provider is never called', async () => {
+    const who = await caller(t);
+    const verifier = t.runtime.verifier;
+    const verify = verifier.verify.bind(verifier);
+    let checking = false;
+    // A slow token check (a key-set refetch, say): the hang-up lands while it runs.
+    verifier.verify = async (token) => {
+      checking = true;
+      await new Promise((r) => setTimeout(r, 300));
+      return verify(token);
+    };
+    try {
+      await sendAndHangUp(who, 0, () => checking);
+      await new Promise((r) => setTimeout(r, 600));
+    } finally {
+      verifier.verify = verify;
+    }
+    const reserves = usage.calls.filter(
+      (c) => c.rpc === 'reserve' && (c.body as { user_id: string }).user_id === who.userId,
+    );
+    expect(reserves).toEqual([]);
+    expect(fake.received).toHaveLength(0);
+  });
+
   it('a client that leaves during a retry wait stops the retries and is not charged', async () => {
     const who = await caller(t);
     fake.enqueue(fakeReplies.rateLimited(2), fakeReplies.simpleSteps());
