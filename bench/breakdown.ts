@@ -37,7 +37,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runLoad } from './lib/load.js';
+import { runLoad, type LoadOptions } from './lib/load.js';
 import { cpuSeconds, percentile, rssMb, sleep } from './lib/proc.js';
 import { startTraceSink, type TraceSink } from './lib/trace-sink.js';
 
@@ -208,14 +208,10 @@ async function startBarePath(env: {
 
 type TargetName = 'provider' | 'bare' | 'ai' | 'gateway';
 
-interface Target {
+/** A path to load: where and what to send (`perConnection` adds each connection's user's token). */
+interface Target extends Pick<LoadOptions, 'url' | 'body' | 'headers' | 'perConnection'> {
   name: TargetName;
   label: string;
-  url: string;
-  body: string;
-  /** Headers of every request; `perConnection` adds each connection's own (its user's token). */
-  headers: Record<string, string>;
-  perConnection?: (index: number) => Record<string, string>;
 }
 
 interface Measurement {
@@ -239,15 +235,7 @@ interface Measurement {
 }
 
 function runCannon(target: Target, connections: number, duration: number) {
-  return runLoad({
-    url: target.url,
-    connections,
-    duration,
-    body: target.body,
-    headers: target.headers,
-    ...(target.perConnection ? { perConnection: target.perConnection } : {}),
-    spreadMs: PROVIDER_LATENCY_MS,
-  });
+  return runLoad({ ...target, connections, duration, spreadMs: PROVIDER_LATENCY_MS });
 }
 
 /** Targets that run real breakdowns (charged by usage), not the provider alone or the bare path. */

@@ -20,6 +20,7 @@ import { fastifyTelemetryPlugin, meter, telemetryStarted } from '../telemetry/in
 import { requestIdFrom } from './request-id.js';
 import { sendError } from './error-handler.js';
 
+export { clientGoneSignal } from './client-gone.js';
 export { envelopeOf, sendError, toAppError } from './error-handler.js';
 export { requestIdFrom } from './request-id.js';
 export { notAvailableYet, type NotAvailableYetOptions } from './not-available-yet.js';

@@ -1,7 +1,7 @@
 import { BreakdownGenerateRequest, BreakdownGenerateResponse } from '@offload/contracts';
 import { requireUser, type TokenVerifier } from '@offload/platform/auth';
 import { AppError } from '@offload/platform/errors';
-import { errorResponse, routePlugin, type App } from '@offload/platform/http';
+import { clientGoneSignal, errorResponse, routePlugin, type App } from '@offload/platform/http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CONSENT_HEADER, hasCloudConsent } from '../domain/consent.js';
 import type { AiProvider } from '../domain/provider.js';
@@ -32,7 +32,8 @@ const errors = {
 /** What one request carries from the quota step to the handler. */
 interface CallState {
   hold: QuotaHold;
-  cancel: AbortController;
+  /** Aborts when the client goes away. */
+  cancel: AbortSignal;
 }
 
 /**
@@ -47,18 +48,16 @@ interface CallState {
  * 5-8, the `onSend` hook for a rejected body (before the error is written), and the response's `close`
  * for a client that disconnects at any point (watched from the first hook on; a client gone before or
  * during the reserve ends the request there). Releases are idempotent.
- *
- * Client disconnect is detected on the response: Node (since 16) emits the request's `close` as soon as
- * its body is read, so "response closed before it finished" is the reliable signal.
+ * A disconnect is seen on the response (`clientGoneSignal`).
  */
 export function breakdownRoutes(deps: BreakdownRoutesDeps) {
   return routePlugin('ai breakdown routes', async (app: App) => {
     const calls = new WeakMap<FastifyRequest, CallState>();
-    const cancels = new WeakMap<FastifyRequest, AbortController>();
+    const cancels = new WeakMap<FastifyRequest, AbortSignal>();
 
     // First of all: a client can leave during any later step (the token check, the reserve).
     app.addHook('onRequest', async (request, reply) => {
-      cancels.set(request, watchDisconnect(reply));
+      cancels.set(request, clientGoneSignal(reply));
     });
     app.addHook('onRequest', requireUser(deps.verifier));
     app.addHook('onRequest', async (request) => {
@@ -73,18 +72,18 @@ export function breakdownRoutes(deps: BreakdownRoutesDeps) {
       const cancel = cancels.get(request)!;
       // Gone already, or during the reserve: end here (returning the unit). Nobody reads an answer, and
       // the body of a closed request never finishes arriving (Fastify would wait for it for ever).
-      if (cancel.signal.aborted) return endForGoneClient(request, reply, payload);
+      if (cancel.aborted) return endForGoneClient(request, reply, payload);
       const hold = await reserveAiQuota(deps, {
         user: request.user,
         feature: BREAKDOWN_FEATURE,
         log: request.log,
       });
       calls.set(request, { hold, cancel });
-      if (cancel.signal.aborted) {
+      if (cancel.aborted) {
         await hold.release();
         return endForGoneClient(request, reply, payload);
       }
-      cancel.signal.addEventListener('abort', () => void hold.release(), { once: true });
+      cancel.addEventListener('abort', () => void hold.release(), { once: true });
       return payload;
     });
     app.addHook('onSend', async (request, reply, payload) => {
@@ -113,24 +112,13 @@ export function breakdownRoutes(deps: BreakdownRoutesDeps) {
             ip: request.ip,
             request: request.body,
             hold: state.hold,
-            signal: state.cancel.signal,
+            signal: state.cancel,
             log: request.log,
           },
         );
       },
     );
   });
-}
-
-/** An AbortController that aborts when the response closes before it finished: the client went away. */
-function watchDisconnect(reply: FastifyReply): AbortController {
-  const controller = new AbortController();
-  if (reply.raw.destroyed) controller.abort();
-  else
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) controller.abort();
-    });
-  return controller;
 }
 
 function endForGoneClient<T>(request: FastifyRequest, reply: FastifyReply, payload: T): T {

@@ -1,3 +1,4 @@
+import { clientGoneSignal } from '@offload/platform/http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
@@ -19,11 +20,10 @@ const CANCEL_SIGNAL = Symbol('offload.gateway.cancelSignal');
 const signals = new WeakMap<FastifyRequest, AbortSignal>();
 
 export async function watchClient(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new ClientClosedError());
-  });
-  signals.set(request, controller.signal);
+  signals.set(
+    request,
+    clientGoneSignal(reply, () => new ClientClosedError()),
+  );
 }
 
 /** True when the request's client hung up before its response finished. */
@@ -38,7 +38,7 @@ export function withCancelSignal(request: FastifyRequest, headers: IncomingHttpH
 }
 
 /** The reason an upstream call was aborted: its client left. */
-export class ClientClosedError extends Error {
+class ClientClosedError extends Error {
   override readonly name = 'ClientClosedError';
   readonly code = 'CLIENT_CLOSED';
   constructor() {
